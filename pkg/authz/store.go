@@ -1,0 +1,76 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
+
+// Store errors. Every store implementation classifies its failures exactly
+// once, at its boundary, by wrapping one of these; Decide switches on them with
+// errors.Is. An error that wraps none of them is permanent.
+var (
+	// ErrNotFound: the store answered and the thing does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrUnavailable: the store could not answer right now (connection
+	// refused or reset, timeout, pool closed or exhausted, server shutting
+	// down, SQLSTATE classes 08 and 57P0x). Decisions never log anyone out or
+	// switch identity because of it; they answer 503.
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// IsTransient reports whether err is a transient store failure.
+func IsTransient(err error) bool { return errors.Is(err, ErrUnavailable) }
+
+// Profile is a user record resolved from an asserted identity.
+type Profile struct {
+	ID       string
+	Email    string // normalised
+	Name     string
+	Active   bool
+	Blocked  bool
+	Deleted  bool
+	Modified time.Time
+}
+
+// Session binds a browser (through its cookie's token hash) to a profile.
+type Session struct {
+	Hash        cookie.Hash
+	ProfileID   string
+	IdentityKey string // what the binding was made for (email or stable user id)
+	Email       string // the profile's email when the binding was made
+	App         string
+	CreatedAt   time.Time
+	RenewedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// Live reports whether the session is usable at now.
+func (s Session) Live(now time.Time) bool { return now.Before(s.ExpiresAt) }
+
+// ProfileSource resolves identities to profiles. Implementations live in
+// pkg/profile.
+type ProfileSource interface {
+	// LookupProfile returns the profile for a normalised email, or an error
+	// wrapping ErrNotFound or ErrUnavailable.
+	LookupProfile(ctx context.Context, email string) (Profile, error)
+	// RegisterProfile returns the profile for email, creating an active one
+	// if none exists. Concurrent calls for one email yield one profile.
+	RegisterProfile(ctx context.Context, email, name string) (Profile, error)
+}
+
+// SessionStore keeps server-side sessions keyed by token hash.
+type SessionStore interface {
+	// GetSession returns the session for hash (expired ones included; the
+	// caller judges liveness), or an error wrapping ErrNotFound/ErrUnavailable.
+	GetSession(ctx context.Context, hash cookie.Hash) (Session, error)
+	// ReplaceSession atomically deletes the session old (when non-zero; a
+	// missing row is not an error) and creates next.
+	ReplaceSession(ctx context.Context, old cookie.Hash, next Session) error
+	// DeleteSession deletes the session hash; a missing row is not an error.
+	DeleteSession(ctx context.Context, hash cookie.Hash) error
+	// RenewSession moves renewed_at and expires_at of a live session.
+	RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error
+}
