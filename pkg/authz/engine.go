@@ -1,0 +1,143 @@
+package authz
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
+
+// DefaultApp is the policy used when a request names no app.
+const DefaultApp = "default"
+
+// App is one protected upstream: its policy and where its profiles come from.
+type App struct {
+	Policy   Policy
+	Profiles ProfileSource
+}
+
+// Config wires an Engine.
+type Config struct {
+	Apps     []App
+	Sessions SessionStore
+	// Tokens resolves extauthz-issued access tokens; nil disables rows 1–2
+	// for credentials in validate mode (they are then invalid).
+	Tokens AccessTokenStore
+	// Guard remembers recent flushes (loop guard); nil uses a MemoryGuard.
+	Guard FlushGuard
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// NewToken mints session tokens; nil uses cookie.NewToken.
+	NewToken func() (cookie.Token, error)
+	// LookupTimeout bounds all store work of one decision. Keep it below the
+	// front end's timeout (Envoy's ext_authz default is 200 ms) so that the
+	// service answers 503 itself. Default 150 ms.
+	LookupTimeout time.Duration
+}
+
+// Engine decides requests. It is safe for concurrent use.
+type Engine struct {
+	apps          map[string]*App
+	sessions      SessionStore
+	tokens        AccessTokenStore
+	guard         FlushGuard
+	now           func() time.Time
+	newToken      func() (cookie.Token, error)
+	lookupTimeout time.Duration
+}
+
+// New validates cfg and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	e := &Engine{
+		apps:          make(map[string]*App, len(cfg.Apps)),
+		sessions:      cfg.Sessions,
+		tokens:        cfg.Tokens,
+		guard:         cfg.Guard,
+		now:           cfg.Now,
+		newToken:      cfg.NewToken,
+		lookupTimeout: cfg.LookupTimeout,
+	}
+	var errs []error
+	if e.sessions == nil {
+		errs = append(errs, errors.New("authz: no session store"))
+	}
+	for i := range cfg.Apps {
+		a := cfg.Apps[i]
+		name := a.Policy.App
+		if name == "" {
+			errs = append(errs, fmt.Errorf("authz: app #%d has no name", i))
+			continue
+		}
+		if _, dup := e.apps[name]; dup {
+			errs = append(errs, fmt.Errorf("authz: app %q defined twice", name))
+		}
+		if a.Profiles == nil {
+			errs = append(errs, fmt.Errorf("authz: app %q has no profile source", name))
+		}
+		if a.Policy.Cookie.Name == "" || a.Policy.ProfileHeader == "" || a.Policy.EmailHeader == "" {
+			errs = append(errs, fmt.Errorf("authz: app %q: cookie name, profile header and email header are required", name))
+		}
+		e.apps[name] = &a
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if e.guard == nil {
+		e.guard = NewMemoryGuard(0)
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.newToken == nil {
+		e.newToken = cookie.NewToken
+	}
+	if e.lookupTimeout <= 0 {
+		e.lookupTimeout = 150 * time.Millisecond
+	}
+	return e, nil
+}
+
+// Policy returns the policy of app (DefaultApp for ""), for front ends that
+// need its static parts (names of owned headers, the cookie name).
+func (e *Engine) Policy(app string) (Policy, bool) {
+	if app == "" {
+		app = DefaultApp
+	}
+	a, ok := e.apps[app]
+	if !ok {
+		return Policy{}, false
+	}
+	return a.Policy, true
+}
+
+// Apps returns the names of the configured apps.
+func (e *Engine) Apps() []string {
+	names := make([]string, 0, len(e.apps))
+	for n := range e.apps {
+		names = append(names, n)
+	}
+	return names
+}
+
+// Decide runs the decision table (DESIGN §3) for one request. It never
+// panics on bad input and never returns an error: every failure is a Decision
+// with a reason.
+func (e *Engine) Decide(ctx context.Context, in Input) Decision {
+	name := in.App
+	if name == "" {
+		name = DefaultApp
+	}
+	app, ok := e.apps[name]
+	if !ok {
+		// A route naming an app we do not know is a configuration error;
+		// fail closed rather than guess a policy.
+		t := turn{e: e, p: &Policy{App: name, ReasonHeader: "x-extauthz-reason", RetryAfter: 2 * time.Second}, in: &in, now: e.now()}
+		return t.deny(503, ReasonMisconfigured)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.lookupTimeout)
+	defer cancel()
+	t := turn{e: e, app: app, p: &app.Policy, in: &in, now: e.now()}
+	return t.decide(ctx)
+}

@@ -1,0 +1,40 @@
+package authz
+
+// Reason is the stable, closed set of codes that explain a decision. They are
+// used as metric label values, log fields and the x-extauthz-reason header,
+// so adding one is an API change.
+type Reason string
+
+// The reasons, in decision-table order (DESIGN §3).
+const (
+	ReasonBypass             Reason = "bypass"
+	ReasonAccessToken        Reason = "access_token"
+	ReasonAccessTokenInvalid Reason = "access_token_invalid"
+	ReasonPassThrough        Reason = "credential_passthrough"
+	ReasonIdentityMalformed  Reason = "identity_malformed"
+	ReasonSessionOnly        Reason = "session_only"
+	ReasonIdentityMissing    Reason = "identity_missing"
+	ReasonAnonymous          Reason = "anonymous"
+	ReasonLookupUnavailable  Reason = "lookup_unavailable"
+	ReasonLookupError        Reason = "lookup_error"
+	ReasonIdentityUnknown    Reason = "identity_unknown"
+	ReasonProfileBlocked     Reason = "profile_blocked"
+	ReasonProfileInactive    Reason = "profile_inactive"
+	ReasonSessionMatch       Reason = "session_match"
+	ReasonSessionRenewed     Reason = "session_renewed"
+	ReasonRekey              Reason = "rekey"
+	ReasonIdentityChanged    Reason = "identity_changed"
+	ReasonFlushFailed        Reason = "flush_failed"
+	ReasonMisconfigured      Reason = "misconfigured"
+	ReasonRequestInvalid     Reason = "request_invalid"
+)
+
+// Reasons lists every reason, for metric pre-registration and tests.
+var Reasons = []Reason{
+	ReasonBypass, ReasonAccessToken, ReasonAccessTokenInvalid, ReasonPassThrough,
+	ReasonIdentityMalformed, ReasonSessionOnly, ReasonIdentityMissing, ReasonAnonymous,
+	ReasonLookupUnavailable, ReasonLookupError, ReasonIdentityUnknown,
+	ReasonProfileBlocked, ReasonProfileInactive, ReasonSessionMatch, ReasonSessionRenewed,
+	ReasonRekey, ReasonIdentityChanged, ReasonFlushFailed, ReasonMisconfigured,
+	ReasonRequestInvalid,
+}
