@@ -1,0 +1,53 @@
+// Package authz is the decision core of extauthz: given one request's
+// asserted identity, the browser's session cookie and the app's policy, it
+// decides allow or deny and the header mutations that go with it.
+//
+// It imports no transport and no database: front ends (pkg/envoy,
+// pkg/httpcheck) turn their wire format into an Input and render the
+// returned Decision; stores (pkg/profile, pkg/session, pkg/token) satisfy the
+// small interfaces declared here (ProfileSource, SessionStore,
+// AccessTokenStore) and classify their failures into ErrNotFound and
+// ErrUnavailable once, at their boundary.
+//
+// # The decision table
+//
+// Engine.Decide walks the rows of DESIGN §3 top to bottom; the first that
+// matches wins, and every outcome carries a Reason:
+//
+//   - Row 0 (bypass): the path, percent-decoded with dot segments removed,
+//     lies under a bypass prefix on whole segments: allow, owned headers still
+//     stripped, no session work.
+//   - Rows 1–2 (access_token, access_token_invalid, credential_passthrough):
+//     a programmatic credential is present. Validated ones allow with their
+//     profile or deny 401; pass-through ones allow untouched. Cookies are
+//     never changed for them.
+//   - Row 3 (identity_malformed): the asserted identity is not an email, too
+//     long, has control characters, or two different values arrived: 400.
+//     A bare user id with no default domain is a 503 misconfigured.
+//   - Rows 4–5 (session_only, anonymous, identity_missing): no identity. A
+//     live session still counts (its profile must pass row 10) or the policy
+//     denies 401; with no live session the request is anonymous or 401, and a
+//     dead cookie is expired.
+//   - Rows 6–7 (lookup_unavailable, lookup_error): a store failed. Transient
+//     failures answer 503 with Retry-After; others 500. Nothing is flushed and
+//     no Set-Cookie leaves: a database blip never logs anybody out.
+//   - Row 8: no profile and auto-register on: it is created (idempotently)
+//     and the decision continues.
+//   - Row 9 (identity_unknown): no profile: flush, then anonymous or 401.
+//   - Row 10 (profile_blocked, profile_inactive): deny 403 and flush any
+//     presented session, the user's own included.
+//   - Row 11 (session_match, session_renewed): the live session is for this
+//     identity key and profile: allow with the profile id and no Set-Cookie,
+//     except a renewal when due.
+//   - Row 12 (rekey, identity_changed): anything else: the old row is deleted
+//     and a new session issued in the same transaction; native cookies present
+//     are flushed when the previous binding was absent or another identity.
+//
+// Flushing native cookies uses a deny 302 to the same URL for navigations
+// and a 401 JSON for anything else (FlushRedirect), or rides on the allowed
+// response (FlushInline). A front end that carries a limited number of
+// Set-Cookie lines gets one hop per batch; every hop expires at least one
+// cookie the browser still presents, so the sequence terminates. A loop
+// guard turns a flush that does not take (a cookie whose Domain or Path is
+// misconfigured) into a 500 page naming the cookie.
+package authz
