@@ -1,0 +1,169 @@
+// Package metrics defines extauthz's Prometheus metrics on an injected
+// registry (never the global one) and the observers and store decorators
+// that feed them. Every label value comes from a closed set: app names from
+// the configuration (anything else is "unknown"), reasons from authz.Reasons,
+// front ends, store kinds, operations and error classes from constants here.
+package metrics
+
+import (
+	"errors"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+// Front ends, for the frontend label.
+const (
+	FrontendGRPC = "grpc"
+	FrontendHTTP = "http"
+)
+
+// Error classes, for the class label.
+const (
+	ClassUnavailable = "unavailable"
+	ClassPermanent   = "permanent"
+)
+
+// Metrics is the set of collectors of one process.
+type Metrics struct {
+	apps map[string]bool
+
+	decisions       *prometheus.CounterVec
+	checkDuration   *prometheus.HistogramVec
+	storeDuration   *prometheus.HistogramVec
+	storeErrors     *prometheus.CounterVec
+	rekeyed         *prometheus.CounterVec
+	flushes         *prometheus.CounterVec
+	CacheHits       *prometheus.CounterVec
+	CacheMisses     *prometheus.CounterVec
+	InvalidationLag prometheus.Histogram
+	ListenerUp      prometheus.Gauge
+}
+
+// Options tune New.
+type Options struct {
+	// Apps are the configured app names (label values).
+	Apps []string
+	// Version is reported by extauthz_build_info.
+	Version string
+	// Runtime adds the Go runtime and process collectors.
+	Runtime bool
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer, o Options) *Metrics {
+	m := &Metrics{apps: make(map[string]bool, len(o.Apps))}
+	for _, a := range o.Apps {
+		m.apps[a] = true
+	}
+	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_decisions_total",
+		Help: "Decisions made, by app, outcome (allow or deny), reason code and front end.",
+	}, []string{"app", "decision", "reason", "frontend"})
+	m.checkDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "extauthz_check_duration_seconds",
+		Help:    "Time to decide one check, from request parsed to response rendered.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+	}, []string{"frontend"})
+	m.storeDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "extauthz_store_query_duration_seconds",
+		Help:    "Time of store operations that reached the store (cache misses), by store and operation.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5},
+	}, []string{"store", "op"})
+	m.storeErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_store_errors_total",
+		Help: "Store operations that failed, by store and error class (unavailable or permanent).",
+	}, []string{"store", "class"})
+	m.rekeyed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_sessions_rekeyed_total",
+		Help: "New sessions issued (first visit or identity change), by app.",
+	}, []string{"app"})
+	m.flushes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_flushes_total",
+		Help: "Decisions that expired cookies, by app and delivery (redirect, api, inline).",
+	}, []string{"app", "mode"})
+	m.CacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_cache_hits_total",
+		Help: "Lookups answered from the in-process cache, by cache.",
+	}, []string{"cache"})
+	m.CacheMisses = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_cache_misses_total",
+		Help: "Lookups that went to the store, by cache.",
+	}, []string{"cache"})
+	m.InvalidationLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "extauthz_invalidation_lag_seconds",
+		Help:    "Time from a change's commit to its eviction on this replica (LISTEN/NOTIFY).",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+	})
+	m.ListenerUp = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "extauthz_change_feed_up",
+		Help: "1 while the LISTEN connection for invalidations is established.",
+	})
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "extauthz_build_info",
+		Help: "Build information; always 1.",
+	}, []string{"version", "goversion"})
+	goVersion := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+	}
+	build.WithLabelValues(o.Version, goVersion).Set(1)
+
+	reg.MustRegister(m.decisions, m.checkDuration, m.storeDuration, m.storeErrors, m.rekeyed,
+		m.flushes, m.CacheHits, m.CacheMisses, m.InvalidationLag, m.ListenerUp, build)
+	if o.Runtime {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	// Pre-create the series an operator alerts on, so they exist at zero.
+	for _, a := range o.Apps {
+		m.rekeyed.WithLabelValues(a)
+	}
+	return m
+}
+
+func (m *Metrics) app(a string) string {
+	if m.apps[a] {
+		return a
+	}
+	return "unknown"
+}
+
+// ObserveDecision records one decision.
+func (m *Metrics) ObserveDecision(frontend string, d authz.Decision, took time.Duration) {
+	app := m.app(d.App)
+	outcome := "deny"
+	if d.Allow {
+		outcome = "allow"
+	}
+	m.decisions.WithLabelValues(app, outcome, string(d.Reason), frontend).Inc()
+	m.checkDuration.WithLabelValues(frontend).Observe(took.Seconds())
+	if d.Rekeyed {
+		m.rekeyed.WithLabelValues(app).Inc()
+	}
+	if d.Flushed {
+		mode := "inline"
+		switch {
+		case !d.Allow && d.Status == 302:
+			mode = "redirect"
+		case !d.Allow:
+			mode = "deny"
+		}
+		m.flushes.WithLabelValues(app, mode).Inc()
+	}
+}
+
+// ObserveStore records one store operation that reached the store.
+func (m *Metrics) ObserveStore(store, op string, took time.Duration, err error) {
+	m.storeDuration.WithLabelValues(store, op).Observe(took.Seconds())
+	switch {
+	case err == nil, errors.Is(err, authz.ErrNotFound):
+	case authz.IsTransient(err):
+		m.storeErrors.WithLabelValues(store, ClassUnavailable).Inc()
+	default:
+		m.storeErrors.WithLabelValues(store, ClassPermanent).Inc()
+	}
+}
