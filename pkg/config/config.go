@@ -1,0 +1,235 @@
+package config
+
+import (
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+// Config is the whole configuration of the extauthz binary. The zero value is
+// not useful; start from Default (Parse does).
+type Config struct {
+	// ConfigFile is the YAML file Parse loaded ("" for none). Set by Parse.
+	ConfigFile string `yaml:"-"`
+	// CheckConfig is --check-config: validate, report and exit.
+	CheckConfig bool `yaml:"-"`
+
+	GRPCAddr string `yaml:"grpc_addr"`
+	// HTTPAddr serves /healthz, /readyz, /metrics (and may serve the HTTP check).
+	HTTPAddr string `yaml:"http_addr"`
+	// DatabaseURL is a secret: log Redacted() only. Empty runs the in-memory
+	// store seeded from SeedProfiles.
+	DatabaseURL      string `yaml:"database_url"`
+	DatabaseMaxConns int    `yaml:"database_max_conns"`
+	// LookupTimeout bounds the store work of one decision; it must stay below
+	// EnvoyTimeout so the service answers 503 itself.
+	LookupTimeout time.Duration `yaml:"lookup_timeout"`
+	// EnvoyTimeout is the front end's ext_authz timeout, as the operator
+	// configured it there; used only to validate LookupTimeout.
+	EnvoyTimeout time.Duration `yaml:"envoy_timeout"`
+	// UnavailableAsError answers "store unavailable" with a gRPC Unavailable
+	// error (Envoy's failure_mode_allow decides) instead of a deny-503.
+	UnavailableAsError bool          `yaml:"unavailable_as_error"`
+	Migrate            bool          `yaml:"migrate"`
+	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+	Log                Log           `yaml:"log"`
+
+	// Defaults apply to the default app, and every app inherits them unless
+	// it overrides them. In YAML they sit at the top level.
+	Defaults AppSettings `yaml:",inline"`
+
+	// Apps are the protected upstreams by name. The app "default" exists
+	// whether or not it is listed.
+	Apps map[string]App `yaml:"apps"`
+
+	// SeedProfiles fill the in-memory store (no DatabaseURL) at start.
+	SeedProfiles []SeedProfile `yaml:"seed_profiles,omitempty"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug|info|warn|error
+	Format string `yaml:"format"` // json|text
+	// LogEmails puts email addresses in logs; off, they are hashed.
+	LogEmails bool `yaml:"log_emails"`
+	// DecisionSample is the fraction (0..1) of allow decisions logged;
+	// denials are always logged.
+	DecisionSample float64 `yaml:"decision_sample"`
+}
+
+// AppSettings are the per-app settings that have a top-level default.
+// Header names may be written in any case; Policies lower-cases them.
+type AppSettings struct {
+	IdentityHeader     string                `yaml:"identity_header"`
+	UserHeader         string                `yaml:"user_header"`
+	NameHeader         string                `yaml:"name_header"`
+	IdentityKey        authz.IdentityKeyKind `yaml:"identity_key"`
+	DefaultEmailDomain string                `yaml:"default_email_domain"`
+	AutoRegister       bool                  `yaml:"auto_register"`
+	OnMissingIdentity  authz.MissingIdentity `yaml:"on_missing_identity"`
+	OnUnknownIdentity  authz.UnknownIdentity `yaml:"on_unknown_identity"`
+	ProfileHeader      string                `yaml:"profile_header"`
+	// ReasonHeader "" turns the reason response header off.
+	ReasonHeader    string          `yaml:"reason_header"`
+	OwnedHeaders    []string        `yaml:"owned_headers"`
+	Cookie          Cookie          `yaml:"cookie"`
+	SessionMaxAge   time.Duration   `yaml:"session_max_age"`
+	RenewAfter      time.Duration   `yaml:"renew_after"`
+	FlushMode       authz.FlushMode `yaml:"flush_mode"`
+	MaxSetCookies   int             `yaml:"max_set_cookies"`
+	LoopGuardWindow time.Duration   `yaml:"loop_guard_window"`
+	RetryAfter      time.Duration   `yaml:"retry_after"`
+}
+
+// Cookie is the service's own session cookie.
+type Cookie struct {
+	Name     string `yaml:"name"`
+	Domain   string `yaml:"domain"`
+	Path     string `yaml:"path"`
+	Secure   bool   `yaml:"secure"`
+	SameSite string `yaml:"same_site"` // Lax|Strict|None
+}
+
+// App is one protected upstream as configured under apps.<name>.
+type App struct {
+	// NativeCookies are the app's own session cookies, flushed on an
+	// identity change with exactly these attributes.
+	NativeCookies []NativeCookie `yaml:"native_cookies,omitempty"`
+	// Bypass are path prefixes (whole segments) that skip session work.
+	Bypass []string `yaml:"bypass,omitempty"`
+	// Credentials are programmatic credentials the app accepts.
+	Credentials   []Credential  `yaml:"credentials,omitempty"`
+	ProfileSource ProfileSource `yaml:"profile_source,omitempty"`
+
+	// AppOverrides holds the top-level settings this app sets for itself;
+	// a nil field inherits Config.Defaults.
+	AppOverrides `yaml:",inline"`
+}
+
+// AppOverrides mirrors AppSettings with pointers, so that an explicit false,
+// 0 or "" in an app overrides a top-level default.
+type AppOverrides struct {
+	IdentityHeader     *string                `yaml:"identity_header,omitempty"`
+	UserHeader         *string                `yaml:"user_header,omitempty"`
+	NameHeader         *string                `yaml:"name_header,omitempty"`
+	IdentityKey        *authz.IdentityKeyKind `yaml:"identity_key,omitempty"`
+	DefaultEmailDomain *string                `yaml:"default_email_domain,omitempty"`
+	AutoRegister       *bool                  `yaml:"auto_register,omitempty"`
+	OnMissingIdentity  *authz.MissingIdentity `yaml:"on_missing_identity,omitempty"`
+	OnUnknownIdentity  *authz.UnknownIdentity `yaml:"on_unknown_identity,omitempty"`
+	ProfileHeader      *string                `yaml:"profile_header,omitempty"`
+	ReasonHeader       *string                `yaml:"reason_header,omitempty"`
+	OwnedHeaders       *[]string              `yaml:"owned_headers,omitempty"`
+	Cookie             *CookieOverride        `yaml:"cookie,omitempty"`
+	SessionMaxAge      *time.Duration         `yaml:"session_max_age,omitempty"`
+	RenewAfter         *time.Duration         `yaml:"renew_after,omitempty"`
+	FlushMode          *authz.FlushMode       `yaml:"flush_mode,omitempty"`
+	MaxSetCookies      *int                   `yaml:"max_set_cookies,omitempty"`
+	LoopGuardWindow    *time.Duration         `yaml:"loop_guard_window,omitempty"`
+	RetryAfter         *time.Duration         `yaml:"retry_after,omitempty"`
+}
+
+// CookieOverride overrides single attributes of the inherited Cookie.
+type CookieOverride struct {
+	Name     *string `yaml:"name,omitempty"`
+	Domain   *string `yaml:"domain,omitempty"`
+	Path     *string `yaml:"path,omitempty"`
+	Secure   *bool   `yaml:"secure,omitempty"`
+	SameSite *string `yaml:"same_site,omitempty"`
+}
+
+// NativeCookie is one of an app's own cookies. Path "" means "/".
+type NativeCookie struct {
+	Name   string `yaml:"name"`
+	Domain string `yaml:"domain"`
+	Path   string `yaml:"path"`
+	Secure bool   `yaml:"secure"`
+}
+
+// Credential recognises a programmatic credential (authz.Credential).
+type Credential struct {
+	Header string               `yaml:"header"`
+	Scheme string               `yaml:"scheme"`
+	Mode   authz.CredentialMode `yaml:"mode"` // validate|pass_through
+	Prefix string               `yaml:"prefix"`
+}
+
+// Profile source kinds.
+const (
+	// SourceBuiltin resolves profiles from extauthz's own table (or the
+	// in-memory store when there is no database).
+	SourceBuiltin = "builtin"
+	// SourceSQL runs an operator-supplied query against the app's database.
+	SourceSQL = "sql"
+)
+
+// ProfileSource says where an app's profiles come from.
+type ProfileSource struct {
+	Kind string `yaml:"kind,omitempty"` // builtin (default) | sql
+	// DatabaseURL is the app's own database (sql only). A secret.
+	DatabaseURL string `yaml:"database_url,omitempty"`
+	// Query returns (id text, is_active bool, is_blocked bool) for the
+	// normalised email $1; no row means "no profile".
+	Query string `yaml:"query,omitempty"`
+	// RegisterQuery, if set, creates a profile for email $1 (and display
+	// name $2) and returns the same three columns; used by auto_register.
+	RegisterQuery string `yaml:"register_query,omitempty"`
+	// MaxConns bounds the app's pool (sql; default 4).
+	MaxConns int `yaml:"max_conns,omitempty"`
+	// Timeout bounds one query; 0 inherits lookup_timeout.
+	Timeout time.Duration `yaml:"timeout,omitempty"`
+}
+
+// SeedProfile is a profile the in-memory store starts with. In YAML,
+// active defaults to true when omitted.
+type SeedProfile struct {
+	Email   string `yaml:"email"`
+	Name    string `yaml:"name"`
+	Active  bool   `yaml:"active"`
+	Blocked bool   `yaml:"blocked"`
+}
+
+// Default returns the documented defaults; it matches authz.DefaultPolicy.
+func Default() Config {
+	p := authz.DefaultPolicy(authz.DefaultApp)
+	return Config{
+		GRPCAddr:         ":9191",
+		HTTPAddr:         ":9090",
+		DatabaseMaxConns: 20,
+		LookupTimeout:    150 * time.Millisecond,
+		EnvoyTimeout:     200 * time.Millisecond,
+		ShutdownTimeout:  15 * time.Second,
+		Log: Log{
+			Level:          "info",
+			Format:         "json",
+			DecisionSample: 1.0,
+		},
+		Defaults: AppSettings{
+			IdentityHeader:     p.EmailHeader,
+			UserHeader:         p.UserHeader,
+			NameHeader:         p.NameHeader,
+			IdentityKey:        p.IdentityKey,
+			DefaultEmailDomain: p.DefaultEmailDomain,
+			AutoRegister:       p.AutoRegister,
+			OnMissingIdentity:  p.OnMissingIdentity,
+			OnUnknownIdentity:  p.OnUnknownIdentity,
+			ProfileHeader:      p.ProfileHeader,
+			ReasonHeader:       p.ReasonHeader,
+			OwnedHeaders:       []string{},
+			Cookie: Cookie{
+				Name:     p.Cookie.Name,
+				Domain:   p.Cookie.Domain,
+				Path:     p.Cookie.Path,
+				Secure:   p.Cookie.Secure,
+				SameSite: p.Cookie.SameSite,
+			},
+			SessionMaxAge:   p.SessionMaxAge,
+			RenewAfter:      p.RenewAfter,
+			FlushMode:       p.FlushMode,
+			MaxSetCookies:   p.MaxSetCookies,
+			LoopGuardWindow: p.LoopGuardWindow,
+			RetryAfter:      p.RetryAfter,
+		},
+		Apps: map[string]App{},
+	}
+}

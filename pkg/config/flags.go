@@ -1,0 +1,187 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+var (
+	errNotBool  = errors.New("must be true or false (or 1/0, t/f)")
+	errNotInt   = errors.New("must be a whole number")
+	errNotFloat = errors.New("must be a number")
+)
+
+// binding ties one scalar key to its flag and environment variable. The
+// flag name is the key in kebab case ("log.decision_sample" →
+// --log-decision-sample), the variable EXTAUTHZ_ and the key in upper snake
+// case (EXTAUTHZ_LOG_DECISION_SAMPLE).
+type binding struct {
+	key    string
+	usage  string
+	secret bool // never echo the value
+	value  flag.Value
+}
+
+func (b binding) flag() string {
+	return strings.NewReplacer(".", "-", "_", "-").Replace(b.key)
+}
+
+func (b binding) env() string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(b.key, ".", "_"))
+}
+
+// bindings returns every scalar key of c, bound to its field.
+func bindings(c *Config) []binding {
+	d := &c.Defaults
+	return []binding{
+		{key: "grpc_addr", usage: "gRPC ext_authz listen `address` (host:port)", value: &stringValue[string]{&c.GRPCAddr}},
+		{key: "http_addr", usage: "HTTP `address` for /healthz, /readyz, /metrics and the HTTP check", value: &stringValue[string]{&c.HTTPAddr}},
+		{key: "database_url", usage: "PostgreSQL `url`; empty runs the in-memory store (nothing persists)", secret: true, value: &stringValue[string]{&c.DatabaseURL}},
+		{key: "database_max_conns", usage: "database pool size", value: &intValue{&c.DatabaseMaxConns}},
+		{key: "lookup_timeout", usage: "store deadline per decision; must be below envoy_timeout", value: &durationValue{&c.LookupTimeout}},
+		{key: "envoy_timeout", usage: "the front end's ext_authz timeout (validation only)", value: &durationValue{&c.EnvoyTimeout}},
+		{key: "unavailable_as_error", usage: "answer a store outage with gRPC Unavailable instead of a deny-503", value: &boolValue{&c.UnavailableAsError}},
+		{key: "migrate", usage: "apply database migrations before serving", value: &boolValue{&c.Migrate}},
+		{key: "shutdown_timeout", usage: "how long to drain in-flight checks on SIGTERM", value: &durationValue{&c.ShutdownTimeout}},
+		{key: "log.level", usage: "log `level`: debug, info, warn or error", value: &stringValue[string]{&c.Log.Level}},
+		{key: "log.format", usage: "log `format`: json or text", value: &stringValue[string]{&c.Log.Format}},
+		{key: "log.log_emails", usage: "log email addresses in clear (otherwise hashed)", value: &boolValue{&c.Log.LogEmails}},
+		{key: "log.decision_sample", usage: "`fraction` (0..1) of allow decisions logged", value: &floatValue{&c.Log.DecisionSample}},
+		{key: "identity_header", usage: "request `header` with the asserted email", value: &stringValue[string]{&d.IdentityHeader}},
+		{key: "user_header", usage: "request `header` with the asserted stable user id", value: &stringValue[string]{&d.UserHeader}},
+		{key: "name_header", usage: "request `header` with the asserted display name", value: &stringValue[string]{&d.NameHeader}},
+		{key: "identity_key", usage: "identity compared across requests: email or user", value: &stringValue[authz.IdentityKeyKind]{&d.IdentityKey}},
+		{key: "default_email_domain", usage: "`domain` completing a bare user id into an email", value: &stringValue[string]{&d.DefaultEmailDomain}},
+		{key: "auto_register", usage: "create a profile for an unknown identity", value: &boolValue{&d.AutoRegister}},
+		{key: "on_missing_identity", usage: "no asserted identity: session or deny", value: &stringValue[authz.MissingIdentity]{&d.OnMissingIdentity}},
+		{key: "on_unknown_identity", usage: "identity without a profile: anonymous or deny", value: &stringValue[authz.UnknownIdentity]{&d.OnUnknownIdentity}},
+		{key: "profile_header", usage: "upstream `header` carrying the profile id", value: &stringValue[string]{&d.ProfileHeader}},
+		{key: "reason_header", usage: "response `header` with the reason code; empty turns it off", value: &stringValue[string]{&d.ReasonHeader}},
+		{key: "owned_headers", usage: "comma-separated `headers` always stripped from upstream requests", value: &listValue{&d.OwnedHeaders}},
+		{key: "cookie.name", usage: "session cookie `name`", value: &stringValue[string]{&d.Cookie.Name}},
+		{key: "cookie.domain", usage: "session cookie `domain` (empty: host-only)", value: &stringValue[string]{&d.Cookie.Domain}},
+		{key: "cookie.path", usage: "session cookie `path`", value: &stringValue[string]{&d.Cookie.Path}},
+		{key: "cookie.secure", usage: "session cookie Secure attribute", value: &boolValue{&d.Cookie.Secure}},
+		{key: "cookie.same_site", usage: "session cookie SameSite: Lax, Strict or None", value: &stringValue[string]{&d.Cookie.SameSite}},
+		{key: "session_max_age", usage: "session lifetime", value: &durationValue{&d.SessionMaxAge}},
+		{key: "renew_after", usage: "renew a session older than this", value: &durationValue{&d.RenewAfter}},
+		{key: "flush_mode", usage: "how an identity change reaches the browser: redirect or inline", value: &stringValue[authz.FlushMode]{&d.FlushMode}},
+		{key: "max_set_cookies", usage: "Set-Cookie lines per response (0: no limit)", value: &intValue{&d.MaxSetCookies}},
+		{key: "loop_guard_window", usage: "a second flush of one binding within this is an error", value: &durationValue{&d.LoopGuardWindow}},
+		{key: "retry_after", usage: "Retry-After sent with 503", value: &durationValue{&d.RetryAfter}},
+	}
+}
+
+// flag.Value implementations bound to Config fields. Each is usable as a
+// zero value (package flag calls String on one).
+
+type stringValue[T ~string] struct{ p *T }
+
+func (v *stringValue[T]) String() string {
+	if v == nil || v.p == nil {
+		return ""
+	}
+	return string(*v.p)
+}
+
+func (v *stringValue[T]) Set(s string) error { *v.p = T(s); return nil }
+
+type boolValue struct{ p *bool }
+
+func (v *boolValue) String() string {
+	if v == nil || v.p == nil {
+		return "false"
+	}
+	return strconv.FormatBool(*v.p)
+}
+
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errNotBool
+	}
+	*v.p = b
+	return nil
+}
+
+func (v *boolValue) IsBoolFlag() bool { return true }
+
+type intValue struct{ p *int }
+
+func (v *intValue) String() string {
+	if v == nil || v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return errNotInt
+	}
+	*v.p = n
+	return nil
+}
+
+type floatValue struct{ p *float64 }
+
+func (v *floatValue) String() string {
+	if v == nil || v.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(*v.p, 'g', -1, 64)
+}
+
+func (v *floatValue) Set(s string) error {
+	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return errNotFloat
+	}
+	*v.p = f
+	return nil
+}
+
+type durationValue struct{ p *time.Duration }
+
+func (v *durationValue) String() string {
+	if v == nil || v.p == nil {
+		return "0s"
+	}
+	return formatDuration(*v.p)
+}
+
+func (v *durationValue) Set(s string) error {
+	d, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*v.p = d
+	return nil
+}
+
+// listValue is a comma-separated list; each use replaces the whole list.
+type listValue struct{ p *[]string }
+
+func (v *listValue) String() string {
+	if v == nil || v.p == nil {
+		return ""
+	}
+	return strings.Join(*v.p, ",")
+}
+
+func (v *listValue) Set(s string) error {
+	out := []string{}
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*v.p = out
+	return nil
+}
