@@ -1,0 +1,42 @@
+// Package session provides the server-side session stores: Postgres, over
+// the built-in extauthz_sessions table (see pkg/store/migrations), and
+// Memory, for running without a database (nothing persists).
+//
+// Both implement authz.SessionStore plus the administration and
+// housekeeping methods below, with the same semantics (one contract suite,
+// sessiontest, runs against both):
+//
+//   - GetSession returns the session for a token hash, expired ones
+//     included (the caller judges liveness), or an error wrapping
+//     authz.ErrNotFound. Postgres errors are classified once by
+//     pkg/store/pgerr, so transient failures wrap authz.ErrUnavailable.
+//   - ReplaceSession deletes the old session (when the hash is non-zero; a
+//     missing row is fine) and creates the next one, atomically: in one
+//     transaction, so a failure leaves the old session in place. The next
+//     session needs a non-zero hash and a UUID profile id (ErrInvalid
+//     otherwise); Postgres also needs that profile to exist (foreign key).
+//     Creating a hash that exists fails (a permanent error).
+//   - DeleteSession deletes a session; a missing row is fine.
+//   - RenewSession sets renewed_at and expires_at of a session that is live
+//     at renewedAt (expires_at > renewedAt), else fails with
+//     authz.ErrNotFound: a renewal never resurrects an expired or deleted
+//     (re-keyed, flushed, revoked) session.
+//   - ListByProfile returns a profile's sessions, expired ones included,
+//     ordered by creation time then hash; RevokeByProfile deletes them all
+//     and returns how many. An unknown or malformed profile id has none.
+//   - DeleteExpired deletes sessions with expires_at <= before, batch rows
+//     per statement (so no statement holds many locks; concurrent replicas
+//     skip each other's rows), until none is left, and returns the total.
+//
+// Times come back in UTC at microsecond precision (PostgreSQL's), both
+// stores; profile ids in canonical lower-case UUID form.
+//
+// Every Postgres write that can change a decision publishes, in its own
+// transaction, a pkg/store/notify session event for each session it
+// deleted, replaced, renewed or revoked. Garbage collection publishes
+// nothing: an expired session is dead everywhere already.
+//
+// Memory is bounded when created with a limit: creating a session beyond it
+// evicts the session that expires first (expired ones go first). An evicted
+// browser is re-keyed on its next request.
+package session

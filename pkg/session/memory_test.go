@@ -1,0 +1,72 @@
+package session_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/session"
+	"github.com/extauthz/extauthz/pkg/session/sessiontest"
+)
+
+func randomUUID(t *testing.T) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func TestMemoryContract(t *testing.T) {
+	t.Parallel()
+	sessiontest.Run(t, func(t *testing.T) sessiontest.Harness {
+		return sessiontest.Harness{Store: session.NewMemory(0), NewProfile: randomUUID}
+	})
+}
+
+func TestMemoryLimitEvictsSoonestExpiry(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := session.NewMemory(3)
+	pid := randomUUID(t)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(label string, ttl time.Duration) authz.Session {
+		return authz.Session{Hash: cookie.Hash(sha256.Sum256([]byte(label))), ProfileID: pid,
+			CreatedAt: base, RenewedAt: base, ExpiresAt: base.Add(ttl)}
+	}
+	for _, s := range []authz.Session{mk("long", 3*time.Hour), mk("short", time.Hour), mk("mid", 2*time.Hour)} {
+		if err := m.ReplaceSession(ctx, cookie.Hash{}, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Renewing "short" makes "mid" the soonest to expire.
+	if err := m.RenewSession(ctx, mk("short", 0).Hash, base, base.Add(4*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.ReplaceSession(ctx, cookie.Hash{}, mk("new", time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 3 {
+		t.Fatalf("Len = %d, want 3", m.Len())
+	}
+	for label, want := range map[string]bool{"long": true, "short": true, "mid": false, "new": true} {
+		_, err := m.GetSession(ctx, mk(label, 0).Hash)
+		if (err == nil) != want {
+			t.Errorf("%s present = %v, want %v", label, err == nil, want)
+		}
+	}
+	// Replacing within the limit evicts nothing else.
+	if err := m.ReplaceSession(ctx, mk("new", 0).Hash, mk("newer", time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.GetSession(ctx, mk("long", 0).Hash); err != nil {
+		t.Errorf("replace at the limit evicted another session: %v", err)
+	}
+}

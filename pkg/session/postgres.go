@@ -1,0 +1,189 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/store/notify"
+	"github.com/extauthz/extauthz/pkg/store/pgerr"
+)
+
+// Postgres is the session store over the built-in extauthz_sessions table.
+// It is safe for concurrent use.
+type Postgres struct {
+	pool *pgxpool.Pool
+}
+
+var _ authz.SessionStore = (*Postgres)(nil)
+
+// NewPostgres returns a session store using pool. The schema must be
+// migrated (pkg/store/migrations).
+func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+
+const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at`
+
+func scanSession(row pgx.Row) (authz.Session, error) {
+	var (
+		s    authz.Session
+		hash []byte
+	)
+	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt)
+	if err != nil {
+		return authz.Session{}, err
+	}
+	if len(hash) != len(s.Hash) { // the CHECK constraint makes this impossible
+		return authz.Session{}, fmt.Errorf("stored token hash has %d bytes", len(hash))
+	}
+	copy(s.Hash[:], hash)
+	s.CreatedAt, s.RenewedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RenewedAt.UTC(), s.ExpiresAt.UTC()
+	return s, nil
+}
+
+// GetSession implements authz.SessionStore.
+func (p *Postgres) GetSession(ctx context.Context, hash cookie.Hash) (authz.Session, error) {
+	s, err := scanSession(p.pool.QueryRow(ctx, `SELECT `+columns+` FROM extauthz_sessions WHERE token_hash = $1`, hash[:]))
+	if err != nil {
+		return authz.Session{}, pgerr.Wrap("session: get", err)
+	}
+	return s, nil
+}
+
+// ReplaceSession implements authz.SessionStore.
+func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next authz.Session) error {
+	next, err := normalise(next)
+	if err != nil {
+		return fmt.Errorf("session: replace: %w", err)
+	}
+	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		var events []notify.Event
+		if !old.IsZero() {
+			tag, err := tx.Exec(ctx, `DELETE FROM extauthz_sessions WHERE token_hash = $1`, old[:])
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() > 0 {
+				events = append(events, notify.Session(old))
+			}
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO extauthz_sessions
+			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
+			next.CreatedAt, next.RenewedAt, next.ExpiresAt)
+		if err != nil {
+			return err
+		}
+		return notify.Publish(ctx, tx, events...)
+	})
+	return pgerr.Wrap("session: replace", err)
+}
+
+// DeleteSession implements authz.SessionStore.
+func (p *Postgres) DeleteSession(ctx context.Context, hash cookie.Hash) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM extauthz_sessions WHERE token_hash = $1`, hash[:])
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return notify.Publish(ctx, tx, notify.Session(hash))
+	})
+	return pgerr.Wrap("session: delete", err)
+}
+
+// RenewSession implements authz.SessionStore.
+func (p *Postgres) RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE extauthz_sessions SET renewed_at = $2, expires_at = $3
+			WHERE token_hash = $1 AND expires_at > $2`, hash[:], stamp(renewedAt), stamp(expiresAt))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("no live session: %w", authz.ErrNotFound)
+		}
+		return notify.Publish(ctx, tx, notify.Session(hash))
+	})
+	return pgerr.Wrap("session: renew", err)
+}
+
+// ListByProfile returns the sessions of profileID, expired ones included,
+// oldest first.
+func (p *Postgres) ListByProfile(ctx context.Context, profileID string) ([]authz.Session, error) {
+	id, ok := canonicalID(profileID)
+	if !ok {
+		return nil, nil
+	}
+	rows, err := p.pool.Query(ctx, `SELECT `+columns+` FROM extauthz_sessions
+		WHERE profile_id = $1 ORDER BY created_at, token_hash`, id)
+	if err != nil {
+		return nil, pgerr.Wrap("session: list", err)
+	}
+	ss, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (authz.Session, error) { return scanSession(row) })
+	if err != nil {
+		return nil, pgerr.Wrap("session: list", err)
+	}
+	return ss, nil
+}
+
+// RevokeByProfile deletes every session of profileID and returns how many
+// it deleted.
+func (p *Postgres) RevokeByProfile(ctx context.Context, profileID string) (int, error) {
+	id, ok := canonicalID(profileID)
+	if !ok {
+		return 0, nil
+	}
+	var n int
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `DELETE FROM extauthz_sessions WHERE profile_id = $1 RETURNING token_hash`, id)
+		if err != nil {
+			return err
+		}
+		hashes, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if err != nil {
+			return err
+		}
+		events := make([]notify.Event, len(hashes))
+		for i, b := range hashes {
+			var h cookie.Hash
+			copy(h[:], b)
+			events[i] = notify.Session(h)
+		}
+		n = len(hashes)
+		return notify.Publish(ctx, tx, events...)
+	})
+	if err != nil {
+		return 0, pgerr.Wrap("session: revoke by profile", err)
+	}
+	return n, nil
+}
+
+// DeleteExpired deletes the sessions with expires_at <= before, at most
+// batch (<= 0: 1000) per statement, until none is left, and returns how
+// many it deleted. On error it returns the count deleted so far.
+func (p *Postgres) DeleteExpired(ctx context.Context, before time.Time, batch int) (int, error) {
+	if batch <= 0 {
+		batch = defaultBatch
+	}
+	total := 0
+	for {
+		// SKIP LOCKED: replicas collecting at the same time take disjoint
+		// batches instead of queueing on each other's rows.
+		tag, err := p.pool.Exec(ctx, `DELETE FROM extauthz_sessions WHERE token_hash IN (
+			SELECT token_hash FROM extauthz_sessions WHERE expires_at <= $1
+			ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)`, stamp(before), batch)
+		if err != nil {
+			return total, pgerr.Wrap("session: delete expired", err)
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < batch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,422 @@
+// Package sessiontest is the contract test suite every session store in
+// pkg/session passes (see the package documentation of pkg/session).
+package sessiontest
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/session"
+)
+
+// Store is the full surface of a session store.
+type Store interface {
+	authz.SessionStore
+	ListByProfile(ctx context.Context, profileID string) ([]authz.Session, error)
+	RevokeByProfile(ctx context.Context, profileID string) (int, error)
+	DeleteExpired(ctx context.Context, before time.Time, batch int) (int, error)
+}
+
+// Harness is one empty store and a way to make profiles its sessions may
+// reference.
+type Harness struct {
+	Store Store
+	// NewProfile returns the id of a new profile (a UUID).
+	NewProfile func(t *testing.T) string
+}
+
+// Run runs the contract suite; newHarness returns a fresh harness for one
+// (parallel) subtest.
+func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
+	t.Helper()
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, h Harness)
+	}{
+		{"NotFound", testNotFound},
+		{"RoundTrip", testRoundTrip},
+		{"ReplaceDeletesOld", testReplaceDeletesOld},
+		{"ReplaceIsAtomic", testReplaceIsAtomic},
+		{"ReplaceInvalid", testReplaceInvalid},
+		{"DeleteMissing", testDeleteMissing},
+		{"Renew", testRenew},
+		{"RenewDeadOrGone", testRenewDeadOrGone},
+		{"ListAndRevokeByProfile", testListAndRevokeByProfile},
+		{"DeleteExpiredInBatches", testDeleteExpired},
+		{"Concurrent", testConcurrent},
+		{"CancelledContext", testCancelledContext},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newHarness(t))
+		})
+	}
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+// hashOf returns a distinct hash per label.
+func hashOf(label string) cookie.Hash { return cookie.Hash(sha256.Sum256([]byte(label))) }
+
+// base is a fixed instant with sub-microsecond digits and a non-UTC zone,
+// so round trips show the normalisation.
+var base = time.Date(2026, 3, 4, 5, 6, 7, 123456789, time.FixedZone("CET", 3600))
+
+func newSession(label, profileID string, created time.Time, ttl time.Duration) authz.Session {
+	return authz.Session{
+		Hash:        hashOf(label),
+		ProfileID:   profileID,
+		IdentityKey: "key-" + label,
+		Email:       label + "@example.com",
+		App:         "app-" + label,
+		CreatedAt:   created,
+		RenewedAt:   created,
+		ExpiresAt:   created.Add(ttl),
+	}
+}
+
+// norm is what a store must return for s.
+func norm(s authz.Session) authz.Session {
+	n := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+	s.CreatedAt, s.RenewedAt, s.ExpiresAt = n(s.CreatedAt), n(s.RenewedAt), n(s.ExpiresAt)
+	return s
+}
+
+func put(t *testing.T, s Store, sess authz.Session) {
+	t.Helper()
+	if err := s.ReplaceSession(ctx(t), cookie.Hash{}, sess); err != nil {
+		t.Fatalf("ReplaceSession: %v", err)
+	}
+}
+
+func wantGone(t *testing.T, s Store, h cookie.Hash, what string) {
+	t.Helper()
+	if _, err := s.GetSession(ctx(t), h); !errors.Is(err, authz.ErrNotFound) {
+		t.Fatalf("%s: GetSession = %v, want not found", what, err)
+	}
+}
+
+func wantSession(t *testing.T, s Store, want authz.Session) {
+	t.Helper()
+	got, err := s.GetSession(ctx(t), want.Hash)
+	if err != nil {
+		t.Fatalf("GetSession: %v", err)
+	}
+	if got != norm(want) {
+		t.Fatalf("GetSession = %+v\nwant %+v", got, norm(want))
+	}
+	for _, tm := range []time.Time{got.CreatedAt, got.RenewedAt, got.ExpiresAt} {
+		if tm.Location() != time.UTC {
+			t.Fatalf("time %v not in UTC", tm)
+		}
+	}
+}
+
+func testNotFound(t *testing.T, h Harness) {
+	_, err := h.Store.GetSession(ctx(t), hashOf("nothing"))
+	if !errors.Is(err, authz.ErrNotFound) || authz.IsTransient(err) {
+		t.Fatalf("GetSession of a missing hash = %v, want not found", err)
+	}
+}
+
+func testRoundTrip(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	s := newSession("rt", pid, base, time.Hour)
+	s.RenewedAt = base.Add(90*time.Second + 999*time.Nanosecond)
+	put(t, h.Store, s)
+	wantSession(t, h.Store, s)
+	// An expired session is returned too: the caller judges liveness.
+	old := newSession("expired", pid, base.Add(-2*time.Hour), time.Hour)
+	put(t, h.Store, old)
+	wantSession(t, h.Store, old)
+}
+
+func testReplaceDeletesOld(t *testing.T, h Harness) {
+	pid, other := h.NewProfile(t), h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	b := newSession("b", other, base.Add(time.Minute), time.Hour)
+	if err := h.Store.ReplaceSession(ctx(t), a.Hash, b); err != nil {
+		t.Fatal(err)
+	}
+	wantGone(t, h.Store, a.Hash, "old session after replace")
+	wantSession(t, h.Store, b)
+	// Replacing a hash that is not stored is fine.
+	c := newSession("c", pid, base, time.Hour)
+	if err := h.Store.ReplaceSession(ctx(t), hashOf("never stored"), c); err != nil {
+		t.Fatalf("replace of a missing old session: %v", err)
+	}
+	wantSession(t, h.Store, c)
+	// Replacing a session by itself overwrites it.
+	c2 := c
+	c2.App = "other app"
+	if err := h.Store.ReplaceSession(ctx(t), c.Hash, c2); err != nil {
+		t.Fatalf("replace of a session by itself: %v", err)
+	}
+	wantSession(t, h.Store, c2)
+}
+
+func testReplaceIsAtomic(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	b := newSession("b", pid, base, time.Hour)
+	put(t, h.Store, a)
+	put(t, h.Store, b)
+	// Creating b again fails, so deleting a must not happen either.
+	err := h.Store.ReplaceSession(ctx(t), a.Hash, b)
+	if err == nil {
+		t.Fatal("ReplaceSession onto an existing hash succeeded")
+	}
+	if authz.IsTransient(err) || errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("duplicate hash classified %v, want permanent", err)
+	}
+	wantSession(t, h.Store, a)
+	wantSession(t, h.Store, b)
+}
+
+func testReplaceInvalid(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	zero := newSession("z", pid, base, time.Hour)
+	zero.Hash = cookie.Hash{}
+	badID := newSession("bad", "not-a-uuid", base, time.Hour)
+	for name, next := range map[string]authz.Session{"zero hash": zero, "malformed profile id": badID} {
+		if err := h.Store.ReplaceSession(ctx(t), a.Hash, next); !errors.Is(err, session.ErrInvalid) {
+			t.Errorf("%s: ReplaceSession = %v, want ErrInvalid", name, err)
+		}
+	}
+	wantSession(t, h.Store, a)
+	// Upper-case ids are stored canonically.
+	up := newSession("up", upper(pid), base, time.Hour)
+	put(t, h.Store, up)
+	got, err := h.Store.GetSession(ctx(t), up.Hash)
+	if err != nil || got.ProfileID != pid {
+		t.Errorf("profile id %q stored as %q (%v), want %q", up.ProfileID, got.ProfileID, err, pid)
+	}
+}
+
+func upper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'a' && c <= 'f' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+func testDeleteMissing(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	if err := h.Store.DeleteSession(ctx(t), hashOf("missing")); err != nil {
+		t.Fatalf("DeleteSession of a missing hash: %v", err)
+	}
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	for i := range 2 {
+		if err := h.Store.DeleteSession(ctx(t), a.Hash); err != nil {
+			t.Fatalf("DeleteSession #%d: %v", i+1, err)
+		}
+	}
+	wantGone(t, h.Store, a.Hash, "deleted session")
+}
+
+func testRenew(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	renewed := base.Add(30*time.Minute + 5*time.Nanosecond)
+	exp := renewed.Add(2 * time.Hour)
+	if err := h.Store.RenewSession(ctx(t), a.Hash, renewed, exp); err != nil {
+		t.Fatal(err)
+	}
+	want := a
+	want.RenewedAt, want.ExpiresAt = renewed, exp
+	wantSession(t, h.Store, want)
+	// The renewed expiry counts for GC.
+	if n, err := h.Store.DeleteExpired(ctx(t), base.Add(90*time.Minute), 10); err != nil || n != 0 {
+		t.Fatalf("DeleteExpired after renewal = %d, %v; want 0", n, err)
+	}
+	wantSession(t, h.Store, want)
+}
+
+func testRenewDeadOrGone(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	err := h.Store.RenewSession(ctx(t), hashOf("missing"), base, base.Add(time.Hour))
+	if !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("renew of a missing session = %v, want not found", err)
+	}
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	// At (and after) its expiry a session is dead: renewal never resurrects.
+	for _, at := range []time.Time{a.ExpiresAt, a.ExpiresAt.Add(time.Second)} {
+		err := h.Store.RenewSession(ctx(t), a.Hash, at, at.Add(time.Hour))
+		if !errors.Is(err, authz.ErrNotFound) {
+			t.Errorf("renew at %v of a session expiring %v = %v, want not found", at, a.ExpiresAt, err)
+		}
+	}
+	wantSession(t, h.Store, a)
+	// A deleted (re-keyed) session stays deleted.
+	if err := h.Store.DeleteSession(ctx(t), a.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Store.RenewSession(ctx(t), a.Hash, base, base.Add(time.Hour)); !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("renew of a deleted session = %v, want not found", err)
+	}
+	wantGone(t, h.Store, a.Hash, "renewed after delete")
+}
+
+func testListAndRevokeByProfile(t *testing.T, h Harness) {
+	c := ctx(t)
+	p1, p2 := h.NewProfile(t), h.NewProfile(t)
+	var want []authz.Session
+	for i := range 3 {
+		s := newSession(fmt.Sprint("p1-", i), p1, base.Add(time.Duration(3-i)*time.Minute), time.Hour)
+		put(t, h.Store, s)
+		want = append([]authz.Session{norm(s)}, want...) // oldest first
+	}
+	expired := newSession("p1-expired", p1, base.Add(-time.Hour), time.Minute)
+	put(t, h.Store, expired)
+	want = append([]authz.Session{norm(expired)}, want...)
+	other := newSession("p2", p2, base, time.Hour)
+	put(t, h.Store, other)
+
+	got, err := h.Store.ListByProfile(c, p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("ListByProfile =\n%+v\nwant\n%+v", got, want)
+	}
+	if got, err := h.Store.ListByProfile(c, upper(p1)); err != nil || len(got) != len(want) {
+		t.Errorf("ListByProfile(upper-case id) = %d sessions, %v", len(got), err)
+	}
+	for _, id := range []string{"", "nope", "00000000-0000-4000-8000-000000000000"} {
+		if got, err := h.Store.ListByProfile(c, id); err != nil || len(got) != 0 {
+			t.Errorf("ListByProfile(%q) = %v, %v; want none", id, got, err)
+		}
+		if n, err := h.Store.RevokeByProfile(c, id); err != nil || n != 0 {
+			t.Errorf("RevokeByProfile(%q) = %d, %v; want 0", id, n, err)
+		}
+	}
+
+	n, err := h.Store.RevokeByProfile(c, p1)
+	if err != nil || n != len(want) {
+		t.Fatalf("RevokeByProfile = %d, %v; want %d", n, err, len(want))
+	}
+	for _, s := range want {
+		wantGone(t, h.Store, s.Hash, "revoked session")
+	}
+	if got, _ := h.Store.ListByProfile(c, p1); len(got) != 0 {
+		t.Errorf("ListByProfile after revoke = %v", got)
+	}
+	wantSession(t, h.Store, other)
+	if n, err := h.Store.RevokeByProfile(c, p1); err != nil || n != 0 {
+		t.Errorf("second RevokeByProfile = %d, %v; want 0", n, err)
+	}
+}
+
+func testDeleteExpired(t *testing.T, h Harness) {
+	c := ctx(t)
+	pid := h.NewProfile(t)
+	const dead, live = 25, 5
+	for i := range dead {
+		put(t, h.Store, newSession(fmt.Sprint("dead-", i), pid, base.Add(-time.Hour), time.Duration(i)*time.Second))
+	}
+	// Expiring exactly at "now" is dead (Live is now.Before(ExpiresAt)).
+	atNow := newSession("at-now", pid, base.Add(-time.Hour), time.Hour)
+	put(t, h.Store, atNow)
+	var lives []authz.Session
+	for i := range live {
+		s := newSession(fmt.Sprint("live-", i), pid, base, time.Duration(i+1)*time.Microsecond)
+		put(t, h.Store, s)
+		lives = append(lives, s)
+	}
+	n, err := h.Store.DeleteExpired(c, base, 4) // several batches, the last one partial
+	if err != nil || n != dead+1 {
+		t.Fatalf("DeleteExpired = %d, %v; want %d", n, err, dead+1)
+	}
+	wantGone(t, h.Store, atNow.Hash, "session expiring at the GC time")
+	for _, s := range lives {
+		wantSession(t, h.Store, s)
+	}
+	if n, err := h.Store.DeleteExpired(c, base, 4); err != nil || n != 0 {
+		t.Errorf("second DeleteExpired = %d, %v; want 0", n, err)
+	}
+	// Exactly a multiple of the batch, and the default batch size.
+	if n, err := h.Store.DeleteExpired(c, base.Add(time.Duration(live)*time.Microsecond), 5); err != nil || n != live {
+		t.Errorf("DeleteExpired of a full batch = %d, %v; want %d", n, err, live)
+	}
+	if n, err := h.Store.DeleteExpired(c, base.Add(time.Hour), 0); err != nil || n != 0 {
+		t.Errorf("DeleteExpired with the default batch = %d, %v; want 0", n, err)
+	}
+}
+
+// testConcurrent hammers one profile's sessions from many goroutines: each
+// chain of replaces must leave exactly one session per goroutine.
+func testConcurrent(t *testing.T, h Harness) {
+	c := ctx(t)
+	pid := h.NewProfile(t)
+	const workers, steps = 8, 10
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			var prev cookie.Hash
+			for i := range steps {
+				s := newSession(fmt.Sprint("w", w, "-", i), pid, base, time.Hour)
+				if err := h.Store.ReplaceSession(c, prev, s); err != nil {
+					errs[w] = err
+					return
+				}
+				if _, err := h.Store.GetSession(c, s.Hash); err != nil {
+					errs[w] = err
+					return
+				}
+				prev = s.Hash
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.Store.ListByProfile(c, pid)
+	if err != nil || len(got) != workers {
+		t.Fatalf("ListByProfile = %d sessions, %v; want %d", len(got), err, workers)
+	}
+}
+
+func testCancelledContext(t *testing.T, h Harness) {
+	pid := h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	put(t, h.Store, a)
+	c, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := h.Store.GetSession(c, a.Hash)
+	if !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("GetSession = %v, want unavailable", err)
+	}
+	if err := h.Store.ReplaceSession(c, a.Hash, newSession("b", pid, base, time.Hour)); !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("ReplaceSession = %v, want unavailable", err)
+	}
+	if err := h.Store.DeleteSession(c, a.Hash); !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("DeleteSession = %v, want unavailable", err)
+	}
+	if err := h.Store.RenewSession(c, a.Hash, base, base.Add(time.Hour)); !errors.Is(err, authz.ErrUnavailable) {
+		t.Errorf("RenewSession = %v, want unavailable", err)
+	}
+	// A transient failure changed nothing.
+	wantSession(t, h.Store, a)
+}

@@ -1,0 +1,113 @@
+package notify
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
+
+// Channel is the LISTEN/NOTIFY channel of invalidation events.
+const Channel = "extauthz_invalidate"
+
+// Kind says what an event is about.
+type Kind string
+
+// Event kinds.
+const (
+	KindProfile Kind = "profile"
+	KindSession Kind = "session"
+	KindToken   Kind = "token"
+)
+
+// Event is one invalidation: the cached answer for this key is stale.
+type Event struct {
+	Kind  Kind   `json:"kind"`
+	ID    string `json:"id,omitempty"`    // profile id (profile events)
+	Email string `json:"email,omitempty"` // profile email (profile events)
+	Hash  string `json:"hash,omitempty"`  // hex SHA-256 of the token (session, token events)
+}
+
+// Profile returns the event for a change to the profile id with email.
+func Profile(id, email string) Event { return Event{Kind: KindProfile, ID: id, Email: email} }
+
+// Session returns the event for a change to the session hash.
+func Session(h cookie.Hash) Event { return Event{Kind: KindSession, Hash: h.String()} }
+
+// Token returns the event for a change to the access token hash.
+func Token(h cookie.Hash) Event { return Event{Kind: KindToken, Hash: h.String()} }
+
+// Payload renders the event as a NOTIFY payload.
+func (e Event) Payload() string {
+	b, err := json.Marshal(e)
+	if err != nil { // strings only: cannot happen
+		panic(fmt.Sprintf("notify: marshal: %v", err))
+	}
+	return string(b)
+}
+
+// TokenHash decodes Hash of a session or token event.
+func (e Event) TokenHash() (cookie.Hash, error) {
+	var h cookie.Hash
+	b, err := hex.DecodeString(e.Hash)
+	if err != nil || len(b) != len(h) {
+		return h, fmt.Errorf("notify: bad hash in %s event", e.Kind)
+	}
+	copy(h[:], b)
+	return h, nil
+}
+
+// ErrBadPayload reports a payload that is not an event.
+var ErrBadPayload = errors.New("notify: bad payload")
+
+// Parse decodes a NOTIFY payload. It rejects an unknown kind and a kind
+// without its key, so a listener can treat every parsed event as actionable
+// (and should drop everything it caches when Parse fails).
+func Parse(payload string) (Event, error) {
+	var e Event
+	if err := json.Unmarshal([]byte(payload), &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	switch e.Kind {
+	case KindProfile:
+		if e.ID == "" && e.Email == "" {
+			return Event{}, fmt.Errorf("%w: profile event without id or email", ErrBadPayload)
+		}
+	case KindSession, KindToken:
+		if _, err := e.TokenHash(); err != nil {
+			return Event{}, fmt.Errorf("%w: %w", ErrBadPayload, err)
+		}
+	default:
+		return Event{}, fmt.Errorf("%w: unknown kind %q", ErrBadPayload, e.Kind)
+	}
+	return e, nil
+}
+
+// Execer is what Publish needs: a pgx.Tx, *pgx.Conn or *pgxpool.Pool. Pass
+// the transaction that makes the change.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// Publish sends the events on Channel in one round trip. Inside a
+// transaction, PostgreSQL delivers them at commit and drops them on rollback
+// (and folds identical payloads into one).
+func Publish(ctx context.Context, db Execer, events ...Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	payloads := make([]string, len(events))
+	for i, e := range events {
+		payloads[i] = e.Payload()
+	}
+	_, err := db.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", Channel, payloads)
+	if err != nil {
+		return fmt.Errorf("notify: publish: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package notify_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/extauthz/extauthz/internal/pgtest"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/store/notify"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func TestPayloadRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := cookie.Hash(sha256.Sum256([]byte("x")))
+	for _, e := range []notify.Event{
+		notify.Profile("0b0c7a4e-0000-4000-8000-000000000001", "a@example.com"),
+		notify.Session(h),
+		notify.Token(h),
+	} {
+		got, err := notify.Parse(e.Payload())
+		if err != nil || got != e {
+			t.Errorf("Parse(%s) = %+v, %v", e.Payload(), got, err)
+		}
+	}
+	if got := notify.Session(h).Payload(); got != `{"kind":"session","hash":"`+h.String()+`"}` {
+		t.Errorf("session payload %s", got)
+	}
+	if hh, err := notify.Session(h).TokenHash(); err != nil || hh != h {
+		t.Errorf("TokenHash = %v, %v", hh, err)
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	t.Parallel()
+	for _, p := range []string{
+		``, `{`, `[]`, `{"kind":"nope","id":"x"}`, `{"kind":"profile"}`,
+		`{"kind":"session"}`, `{"kind":"session","hash":"abc"}`, `{"kind":"token","hash":"zz"}`,
+	} {
+		if _, err := notify.Parse(p); !errors.Is(err, notify.ErrBadPayload) {
+			t.Errorf("Parse(%q) = %v, want ErrBadPayload", p, err)
+		}
+	}
+	// Unknown fields are ignored (the payload may grow).
+	if _, err := notify.Parse(`{"kind":"profile","id":"x","future":1}`); err != nil {
+		t.Errorf("unknown field: %v", err)
+	}
+}
+
+func TestPublishDeliversAtCommitOnly(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dbURL := pgtest.URL(t)
+	listener, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN "+notify.Channel); err != nil {
+		t.Fatal(err)
+	}
+	pool := pgtest.PoolFor(t, dbURL)
+	h := cookie.Hash(sha256.Sum256([]byte("y")))
+
+	// Rolled back: nothing is delivered.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := notify.Publish(ctx, tx, notify.Token(h)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Committed: both arrive, in order.
+	want := []notify.Event{notify.Profile("id-1", "a@example.com"), notify.Session(h)}
+	if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return notify.Publish(ctx, tx, want...) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		n, err := listener.WaitForNotification(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := notify.Parse(n.Payload)
+		if err != nil || got != w || n.Channel != notify.Channel {
+			t.Fatalf("got %s on %s (%v), want %+v", n.Payload, n.Channel, err, w)
+		}
+	}
+	if err := notify.Publish(ctx, pool); err != nil {
+		t.Errorf("Publish with no events: %v", err)
+	}
+}
