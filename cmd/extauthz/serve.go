@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/pkg/decisionlog"
+	"github.com/extauthz/extauthz/pkg/envoy"
+	"github.com/extauthz/extauthz/pkg/metrics"
+	"github.com/extauthz/extauthz/pkg/ops"
+	"github.com/extauthz/extauthz/pkg/store/migrations"
+)
+
+// loadConfig parses a command's flags, environment and config file.
+func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(fs *flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet("extauthz "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if extra != nil {
+		extra(fs)
+	}
+	cfg, err := config.Parse(fs, args, getenv)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		return cfg, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+// newLogger builds the process logger from the log settings.
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(c.Format, "text") {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// service is everything serve runs, built from a configuration.
+type service struct {
+	cfg     config.Config
+	log     *slog.Logger
+	stores  *stores
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	engine  *authz.Engine
+	dlog    *decisionlog.Logger
+	ops     *ops.Server
+}
+
+// newService wires stores, caches, metrics and the decision engine.
+func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*service, error) {
+	st, err := openStores(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &service{cfg: cfg, log: log, stores: st, reg: prometheus.NewRegistry()}
+	policies := cfg.Policies()
+	names := make([]string, len(policies))
+	for i, p := range policies {
+		names[i] = p.App
+	}
+	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true})
+
+	apps := make([]authz.App, 0, len(policies))
+	for _, p := range policies {
+		src, err := s.profileSource(ctx, p.App)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		apps = append(apps, authz.App{Policy: p, Profiles: src})
+	}
+	s.engine, err = authz.New(authz.Config{
+		Apps:          apps,
+		Sessions:      metrics.Sessions{Next: st.sessions, M: s.metrics},
+		Tokens:        metrics.Tokens{Next: st.tokens, M: s.metrics},
+		LookupTimeout: cfg.LookupTimeout,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	s.dlog = decisionlog.New(log, decisionlog.Options{
+		Level:   slog.LevelInfo,
+		Sample:  cfg.Log.DecisionSample,
+		Emails:  cfg.Log.LogEmails,
+		HashKey: key,
+		EmailHeader: func(app string) string {
+			p, _ := s.engine.Policy(app)
+			return p.EmailHeader
+		},
+	})
+
+	var checks []ops.Check
+	if st.pool != nil {
+		pool := st.pool
+		checks = append(checks,
+			ops.Check{Name: "database", Fn: func(ctx context.Context) error { return pool.Ping(ctx) }},
+			ops.Check{Name: "migrations", Fn: func(ctx context.Context) error { return migrations.Check(ctx, pool) }},
+		)
+	}
+	s.ops = ops.New(s.reg, checks...)
+	return s, nil
+}
+
+// profileSource returns the measured profile source of app: the built-in
+// store, or the app's own database through its operator-supplied query.
+func (s *service) profileSource(_ context.Context, app string) (authz.ProfileSource, error) {
+	src := s.cfg.AppSource(app)
+	if src.Kind == config.SourceSQL {
+		return nil, fmt.Errorf("apps.%s.profile_source: kind sql is not available in this build", app)
+	}
+	return metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}, nil
+}
+
+// observe is called once per decision by every front end.
+func (s *service) observe(frontend string) func(ctx context.Context, in authz.Input, d authz.Decision, took time.Duration) {
+	return func(ctx context.Context, in authz.Input, d authz.Decision, took time.Duration) {
+		s.metrics.ObserveDecision(frontend, d, took)
+		s.dlog.Log(ctx, frontend, in, d, took)
+	}
+}
+
+// serve runs the service until ctx ends, then shuts down in order: health
+// NOT_SERVING and /readyz failing, gRPC drained (forced after the shutdown
+// timeout), HTTP closed, database pool closed.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig("serve", args, getenv, stderr, nil)
+	if cfg.CheckConfig {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "configuration ok")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	svc, err := newService(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer svc.stores.Close()
+	if svc.stores.pool == nil {
+		log.Warn("no database configured: using the in-memory store seeded from the config file; nothing persists across restarts",
+			"seed_profiles", len(cfg.SeedProfiles))
+	}
+
+	grpcLn, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc_addr: %w", err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		grpcLn.Close()
+		return fmt.Errorf("http_addr: %w", err)
+	}
+
+	gs := grpc.NewServer()
+	envoy.Register(gs, envoy.NewServer(svc.engine, envoy.Options{
+		UnavailableAsError: cfg.UnavailableAsError,
+		Observe:            svc.observe("grpc"),
+	}))
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(gs, hs)
+	reflection.Register(gs)
+	authService := authv3.Authorization_ServiceDesc.ServiceName
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(authService, healthpb.HealthCheckResponse_SERVING)
+
+	mux := http.NewServeMux()
+	svc.ops.Mount(mux)
+	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	log.Info("serving",
+		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpLn.Addr().String(),
+		"apps", svc.engine.Apps(), "version", version, "database", svc.stores.pool != nil)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	if svc.stores.pool != nil {
+		g.Go(func() error { svc.collectGarbage(gctx); return nil })
+	}
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		hs.Shutdown() // every service NOT_SERVING
+		svc.ops.Drain()
+		stopped := make(chan struct{})
+		go func() { gs.GracefulStop(); close(stopped) }()
+		timer := time.NewTimer(cfg.ShutdownTimeout)
+		defer timer.Stop()
+		select {
+		case <-stopped:
+		case <-timer.C:
+			log.Warn("shutdown timeout: closing remaining gRPC streams")
+			gs.Stop()
+		}
+		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return httpSrv.Shutdown(hctx)
+	})
+	err = g.Wait()
+	log.Info("stopped")
+	return err
+}
+
+// collectGarbage deletes expired sessions in batches until ctx ends.
+func (s *service) collectGarbage(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := s.stores.sessions.DeleteExpired(ctx, time.Now(), 1000)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("session garbage collection failed", "err", err)
+				}
+				break
+			}
+			if n > 0 {
+				s.log.Debug("expired sessions deleted", "count", n)
+			}
+			if n < 1000 {
+				break
+			}
+		}
+	}
+}
