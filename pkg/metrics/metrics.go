@@ -84,7 +84,7 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	}, []string{"app"})
 	m.flushes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "extauthz_flushes_total",
-		Help: "Decisions that expired cookies, by app and delivery (redirect, api, inline).",
+		Help: "Decisions that expired cookies, by app and delivery (redirect: a 302 navigation; deny: a 401 API answer or a 403 of a blocked profile; inline: allowed).",
 	}, []string{"app", "mode"})
 	m.CacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "extauthz_cache_hits_total",

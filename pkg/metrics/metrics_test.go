@@ -1,0 +1,156 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/metrics"
+)
+
+// newMetrics returns metrics for the apps plane and wiki on a fresh registry.
+func newMetrics(t *testing.T) (*prometheus.Registry, *metrics.Metrics) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	return reg, metrics.New(reg, metrics.Options{Apps: []string{"default", "plane", "wiki"}, Version: "v1.2.3"})
+}
+
+// golden compares the named metrics of reg with testdata/<name>.prom.
+func golden(t *testing.T, reg prometheus.Gatherer, name string, metricNames ...string) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name+".prom"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testutil.GatherAndCompare(reg, f, metricNames...); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestDecisionsByAppOutcomeReasonFrontend(t *testing.T) {
+	reg, m := newMetrics(t)
+	m.ObserveDecision(metrics.FrontendGRPC, authz.Decision{App: "plane", Allow: true, Status: 200, Reason: authz.ReasonSessionMatch}, time.Millisecond)
+	m.ObserveDecision(metrics.FrontendGRPC, authz.Decision{App: "plane", Allow: true, Status: 200, Reason: authz.ReasonSessionMatch}, time.Millisecond)
+	m.ObserveDecision(metrics.FrontendHTTP, authz.Decision{App: "wiki", Status: 503, Reason: authz.ReasonLookupUnavailable}, time.Millisecond)
+	m.ObserveDecision(metrics.FrontendGRPC, authz.Decision{App: "default", Status: 403, Reason: authz.ReasonProfileBlocked}, time.Millisecond)
+	golden(t, reg, "decisions", "extauthz_decisions_total")
+}
+
+// An app name outside the configuration (a typo in an Envoy route, or a
+// client-chosen HTTP-mode value) never becomes a label value of its own.
+func TestUnknownAppFoldsIntoOneLabel(t *testing.T) {
+	reg, m := newMetrics(t)
+	for i := range 50 {
+		m.ObserveDecision(metrics.FrontendHTTP, authz.Decision{App: fmt.Sprintf("attacker-%d", i), Allow: true, Status: 200, Reason: authz.ReasonRekey, Rekeyed: true}, time.Millisecond)
+	}
+	golden(t, reg, "unknown_app", "extauthz_decisions_total", "extauthz_sessions_rekeyed_total")
+}
+
+func TestRekeysAndFlushesByMode(t *testing.T) {
+	reg, m := newMetrics(t)
+	obs := func(d authz.Decision) { m.ObserveDecision(metrics.FrontendGRPC, d, time.Millisecond) }
+	// First visit: a new session, nothing flushed.
+	obs(authz.Decision{App: "plane", Allow: true, Status: 200, Reason: authz.ReasonRekey, Rekeyed: true})
+	// Identity change, browser navigation: flush by redirect.
+	obs(authz.Decision{App: "plane", Status: 302, Reason: authz.ReasonIdentityChanged, Flushed: true})
+	// Identity change, XHR: flush with a deny 401.
+	obs(authz.Decision{App: "plane", Status: 401, Reason: authz.ReasonIdentityChanged, Flushed: true})
+	// Blocked profile: flush with its 403.
+	obs(authz.Decision{App: "wiki", Status: 403, Reason: authz.ReasonProfileBlocked, Flushed: true})
+	// Inline mode: allowed and re-keyed while flushing.
+	obs(authz.Decision{App: "wiki", Allow: true, Status: 200, Reason: authz.ReasonIdentityChanged, Flushed: true, Rekeyed: true})
+	golden(t, reg, "rekeys_flushes", "extauthz_sessions_rekeyed_total", "extauthz_flushes_total")
+}
+
+// fakeSessions fails with the error its get field returns.
+type fakeSessions struct {
+	authz.SessionStore
+	err error
+}
+
+func (f fakeSessions) GetSession(context.Context, cookie.Hash) (authz.Session, error) {
+	return authz.Session{}, f.err
+}
+
+type fakeProfiles struct{ err error }
+
+func (f fakeProfiles) LookupProfile(context.Context, string) (authz.Profile, error) {
+	return authz.Profile{}, f.err
+}
+
+func (f fakeProfiles) RegisterProfile(context.Context, string, string) (authz.Profile, error) {
+	return authz.Profile{}, f.err
+}
+
+// Store errors are counted by class through the store decorators: "not
+// found" is an answer, not an error; transient failures are "unavailable";
+// the rest "permanent".
+func TestStoreErrorsByClass(t *testing.T) {
+	reg, m := newMetrics(t)
+	ctx := context.Background()
+	for _, err := range []error{
+		nil,
+		authz.ErrNotFound,
+		fmt.Errorf("dial: %w", authz.ErrUnavailable),
+		fmt.Errorf("timeout: %w", authz.ErrUnavailable),
+		errors.New("syntax error at or near"),
+	} {
+		_, _ = metrics.Sessions{Next: fakeSessions{err: err}, M: m}.GetSession(ctx, cookie.Hash{})
+		_, _ = metrics.Profiles{Next: fakeProfiles{err: err}, M: m, Store: metrics.StoreProfiles}.LookupProfile(ctx, "a@example.com")
+	}
+	golden(t, reg, "store_errors", "extauthz_store_errors_total")
+	// Every call was timed, error or not.
+	if n := testutil.CollectAndCount(reg, "extauthz_store_query_duration_seconds"); n != 2 {
+		t.Errorf("store_query_duration series = %d, want 2 (profiles/lookup, sessions/get)", n)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	reg, _ := newMetrics(t)
+	// goversion is the toolchain's; compare the rest.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "extauthz_build_info" {
+			continue
+		}
+		got := mf.GetMetric()[0]
+		labels := map[string]string{}
+		for _, l := range got.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["version"] != "v1.2.3" || !strings.HasPrefix(labels["goversion"], "go") || got.GetGauge().GetValue() != 1 {
+			t.Errorf("build_info = %v %v", labels, got.GetGauge().GetValue())
+		}
+		return
+	}
+	t.Error("extauthz_build_info missing")
+}
+
+// Lint the whole exposition the way promtool does (metric and label naming,
+// help texts, counter suffixes).
+func TestExpositionLints(t *testing.T) {
+	reg, m := newMetrics(t)
+	m.ObserveDecision(metrics.FrontendGRPC, authz.Decision{App: "plane", Allow: true, Status: 200, Reason: authz.ReasonSessionMatch}, time.Millisecond)
+	m.ObserveStore(metrics.StoreSessions, "get", time.Millisecond, nil)
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
