@@ -201,7 +201,15 @@ func (t *turn) missingIdentity(ctx context.Context) Decision {
 		}
 		return t.steady(ctx, ReasonSessionOnly, prof.ID)
 	}
-	// Row 5: nobody. A dead cookie is expired either way.
+	// Row 5: nobody. Native cookies without a live binding belong to
+	// whoever used this browser before: they go, like a dead cookie.
+	if len(t.presentNatives()) > 0 {
+		reason := ReasonAnonymous
+		if p.OnMissingIdentity == MissingDeny {
+			reason = ReasonIdentityMissing
+		}
+		return t.flushThen(ctx, reason, p.OnMissingIdentity == MissingDeny)
+	}
 	if t.presented {
 		t.expireServiceCookie()
 	}
@@ -268,10 +276,11 @@ func (t *turn) flushStore(ctx context.Context) (Decision, bool) {
 // profile, renewing when due. Never a Set-Cookie otherwise.
 func (t *turn) steady(ctx context.Context, reason Reason, profileID string) Decision {
 	p := t.p
-	if len(p.NativeCookies) > 0 && t.now.Sub(t.sess.CreatedAt) < p.LoopGuardWindow {
-		// Just re-keyed with a flush: a native cookie still here means the
-		// browser did not accept its expiry (wrong Domain or Path).
-		if d, failed := t.lingering(); failed {
+	if len(t.sess.Stale) > 0 {
+		// This session replaced another person's binding and expired the
+		// app's cookies; one of those very cookies coming back means the
+		// browser refused the expiry (wrong Domain or Path in the config).
+		if d, failed := t.staleNative(); failed {
 			return d
 		}
 	}
@@ -337,6 +346,7 @@ func (t *turn) rekey(ctx context.Context, id Identity, key string, prof Profile)
 	if next.Email == "" {
 		next.Email = id.Email
 	}
+	next.Stale = t.fingerprints(natives)
 	var old cookie.Hash
 	if t.token != "" && !t.otherApp { // another app's row is not ours to delete
 		old = t.hash
@@ -350,9 +360,6 @@ func (t *turn) rekey(ctx context.Context, id Identity, key string, prof Profile)
 	}
 	if len(natives) == 0 {
 		return t.allow(reason, prof.ID)
-	}
-	for _, n := range natives {
-		t.e.guard.Seen(lingerKey(next.Hash, n.Name), t.now, t.p.LoopGuardWindow)
 	}
 	t.expireNatives(natives)
 	if t.p.FlushMode == FlushInline {
@@ -421,8 +428,16 @@ func (t *turn) flushKey(identityKey string, natives []NativeCookie) string {
 	return b.String()
 }
 
-func lingerKey(h cookie.Hash, name string) string {
-	return "linger|" + h.String() + "|" + name
+// fingerprints returns the fingerprint of every value the request carries
+// for the given native cookies.
+func (t *turn) fingerprints(natives []NativeCookie) []cookie.Hash {
+	var out []cookie.Hash
+	for _, n := range natives {
+		for _, v := range cookie.Values(t.in.Cookies, n.Name) {
+			out = append(out, cookie.Fingerprint(n.Name, v))
+		}
+	}
+	return out
 }
 
 // loopCheck records a flush and turns a repeat into a 500 naming the cookie.
@@ -437,20 +452,21 @@ func (t *turn) loopCheck(key string, natives []NativeCookie) (Decision, bool) {
 	return t.flushFailed(natives[0]), true
 }
 
-// lingering checks, right after a flushing re-key, whether a flushed native
-// cookie came back unchanged.
-func (t *turn) lingering() (Decision, bool) {
+// staleNative reports a native cookie that this session's creation expired
+// and that the browser still sends: the request is refused (it would reach
+// the app as the new person carrying the previous person's app session) and
+// the expiry is sent again, so that it takes once the configuration is fixed.
+func (t *turn) staleNative() (Decision, bool) {
 	for _, n := range t.p.NativeCookies {
-		k := lingerKey(t.hash, n.Name)
-		if cookie.Has(t.in.Cookies, n.Name) {
-			if t.e.guard.Recent(k, t.now, t.p.LoopGuardWindow) {
-				t.e.guard.Forget(k)
-				return t.flushFailed(n), true
+		for _, v := range cookie.Values(t.in.Cookies, n.Name) {
+			fp := cookie.Fingerprint(n.Name, v)
+			for _, s := range t.sess.Stale {
+				if s.Equal(fp) {
+					t.expireNatives([]NativeCookie{n})
+					return t.flushFailed(n), true
+				}
 			}
-			continue
 		}
-		// Gone as asked: from now on the app may set it again.
-		t.e.guard.Forget(k)
 	}
 	return Decision{}, false
 }
@@ -470,7 +486,9 @@ func (t *turn) flushFailed(n NativeCookie) Decision {
 // the same URL for navigations, a 401 JSON for anything else.
 func (t *turn) hop(reason Reason) Decision {
 	t.d.Flushed = true
-	t.respond("clear-site-data", `"cache", "storage"`)
+	if _, ok := t.d.ResponseHeader("clear-site-data"); !ok {
+		t.respond("clear-site-data", `"cache", "storage"`)
+	}
 	if isNavigation(t.in) {
 		t.respond("location", sameURL(t.in.Path))
 		return t.deny(302, reason)

@@ -121,6 +121,18 @@ func (e *Engine) Apps() []string {
 	return names
 }
 
+// Reject builds a denial that a front end decides on its own, before the
+// table runs (a request too large to parse, say), shaped exactly like the
+// engine's denials for app: cache-control, reason header, JSON body.
+func (e *Engine) Reject(app string, status int, reason Reason) Decision {
+	p, ok := e.Policy(app)
+	if !ok {
+		p = Policy{App: app, ReasonHeader: "x-extauthz-reason", RetryAfter: 2 * time.Second}
+	}
+	t := turn{e: e, p: &p, in: &Input{}, now: e.now()}
+	return t.deny(status, reason)
+}
+
 // Decide runs the decision table (DESIGN §3) for one request. It never
 // panics on bad input and never returns an error: every failure is a Decision
 // with a reason.
@@ -133,8 +145,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 	if !ok {
 		// A route naming an app we do not know is a configuration error;
 		// fail closed rather than guess a policy.
-		t := turn{e: e, p: &Policy{App: name, ReasonHeader: "x-extauthz-reason", RetryAfter: 2 * time.Second}, in: &in, now: e.now()}
-		return t.deny(503, ReasonMisconfigured)
+		return e.Reject(name, 503, ReasonMisconfigured)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.lookupTimeout)
 	defer cancel()

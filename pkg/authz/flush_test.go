@@ -203,11 +203,46 @@ func TestLoopGuardNamesTheCookieThatStays(t *testing.T) {
 	if d.Status != 500 || d.Reason != authz.ReasonFlushFailed || !strings.Contains(d.Body, "auth-token") {
 		t.Fatalf("second request: %d %s %q", d.Status, d.Reason, d.Body)
 	}
-	// After the window the guard forgets; nothing is stuck forever.
-	h.now = h.now.Add(time.Hour)
+	if !expired(d, "auth-token") {
+		t.Error("the error page must send the expiry again, so a fixed config heals the browser")
+	}
+	// Reloading the error page, now or much later, never lets Alice's app
+	// cookie through beside Bob's profile id (invariant 2).
+	for _, later := range []time.Duration{0, time.Minute, 24 * time.Hour} {
+		h.now = h.now.Add(later)
+		d = h.decide(br.request(email("bob@example.com")))
+		if d.Allow || d.Reason != authz.ReasonFlushFailed {
+			t.Fatalf("reload after %v: allow=%v %s (stale app cookie reached the app)", later, d.Allow, d.Reason)
+		}
+	}
+	// Once the cookie is gone (config fixed) and the app sets Bob's own,
+	// the steady state resumes.
+	br.broken["auth-token"] = false
+	br.apply(d.SetCookies)
+	br.set("auth-token", "bob")
 	d = h.decide(br.request(email("bob@example.com")))
-	if d.Reason == authz.ReasonFlushFailed {
-		t.Fatal("loop guard outlived its window")
+	if !d.Allow || d.ProfileID != "p-bob" || (d.Reason != authz.ReasonSessionMatch && d.Reason != authz.ReasonSessionRenewed) {
+		t.Fatalf("after the fix: %v %s %s", d.Allow, d.Reason, d.ProfileID)
+	}
+}
+
+func TestNativeCookiesWithoutBindingAreFlushedOnAnonymous(t *testing.T) {
+	h := newHarness(t, withNatives)
+	d := h.decide(navigation("cookie: auth-token=previous-person"))
+	if d.Allow || d.Status != 302 || !expired(d, "auth-token") {
+		t.Fatalf("got %v %d %s %v", d.Allow, d.Status, d.Reason, d.SetCookies)
+	}
+	if v, _ := d.ResponseHeader("clear-site-data"); v != `"cache", "storage"` {
+		t.Errorf("clear-site-data = %q", v)
+	}
+	n := 0
+	for _, hd := range d.ResponseHeaders {
+		if hd.Name == "clear-site-data" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("clear-site-data sent %d times", n)
 	}
 }
 

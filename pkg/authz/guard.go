@@ -12,11 +12,6 @@ type FlushGuard interface {
 	// Seen records key at now and reports whether it was already recorded
 	// within window.
 	Seen(key string, now time.Time, window time.Duration) bool
-	// Recent reports whether key was recorded within window, without
-	// recording it.
-	Recent(key string, now time.Time, window time.Duration) bool
-	// Forget drops key.
-	Forget(key string)
 }
 
 // MemoryGuard is a bounded in-memory FlushGuard.
@@ -62,17 +57,3 @@ func (g *MemoryGuard) Seen(key string, now time.Time, window time.Duration) bool
 	return false
 }
 
-// Forget implements FlushGuard.
-func (g *MemoryGuard) Forget(key string) {
-	g.mu.Lock()
-	delete(g.seen, key)
-	g.mu.Unlock()
-}
-
-// Recent implements FlushGuard.
-func (g *MemoryGuard) Recent(key string, now time.Time, window time.Duration) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	t, ok := g.seen[key]
-	return ok && now.Sub(t) < window
-}

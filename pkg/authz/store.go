@@ -45,6 +45,11 @@ type Session struct {
 	CreatedAt   time.Time
 	RenewedAt   time.Time
 	ExpiresAt   time.Time
+	// Stale are fingerprints (cookie.Fingerprint) of the app's native cookies
+	// that were expired when this session was created. One of them coming
+	// back means the browser refused the expiry; the app must never see it
+	// beside this session's profile.
+	Stale []cookie.Hash
 }
 
 // Live reports whether the session is usable at now.
@@ -71,6 +76,8 @@ type SessionStore interface {
 	ReplaceSession(ctx context.Context, old cookie.Hash, next Session) error
 	// DeleteSession deletes the session hash; a missing row is not an error.
 	DeleteSession(ctx context.Context, hash cookie.Hash) error
-	// RenewSession moves renewed_at and expires_at of a live session.
+	// RenewSession moves renewed_at and expires_at of a session that is live
+	// at renewedAt; a dead or missing session is ErrNotFound (a renewal never
+	// brings back a flushed or re-keyed session).
 	RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error
 }

@@ -78,3 +78,8 @@ func (t Token) Hash() Hash { return sha256.Sum256([]byte(t)) }
 
 // HashString hashes any credential string (access tokens use it too).
 func HashString(s string) Hash { return sha256.Sum256([]byte(s)) }
+
+// Fingerprint identifies one cookie value without keeping it: the SHA-256
+// of "name=value". Sessions remember the fingerprints of the app cookies a
+// flush expired, to recognise them if the browser sends them again.
+func Fingerprint(name, value string) Hash { return sha256.Sum256([]byte(name + "=" + value)) }

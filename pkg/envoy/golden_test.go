@@ -54,10 +54,7 @@ var goldenRows = []string{
 // PROTOCOL.md require while pkg/authz currently produces something else.
 // Such a row is skipped with its diff logged; once the engine is fixed the
 // row fails until it is removed from here. -update leaves these goldens alone.
-var knownEngineBugs = map[string]string{
-	"flush_redirect": "authz: flush via hop() emits clear-site-data twice (expireNatives adds it, then hop adds it again)",
-	"flush_json":     "authz: flush via hop() emits clear-site-data twice (expireNatives adds it, then hop adds it again)",
-}
+var knownEngineBugs = map[string]string{}
 
 func TestGolden(t *testing.T) {
 	for _, row := range goldenRows {

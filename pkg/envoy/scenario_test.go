@@ -47,9 +47,8 @@ func TestScenarioLingeringNativeCookie(t *testing.T) {
 			continue
 		}
 		if up := header(ok.GetHeaders(), "cookie"); strings.Contains(up, "tracker_sid") {
-			const bug = "authz: lingering() Forgets the linger key when it fires, so a reload after flush_failed " +
-				"is session_match with alice's x-profile-id and bob's tracker_sid passed upstream (invariant 2)"
-			t.Skipf("known engine bug: %s\nreload %d: upstream headers %v", bug, i+1, ok.GetHeaders())
+			t.Fatalf("reload %d: bob's stale app cookie reached the upstream beside alice's profile (invariant 2): %v", i+1, ok.GetHeaders())
 		}
+
 	}
 }

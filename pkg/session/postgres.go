@@ -26,14 +26,15 @@ var _ authz.SessionStore = (*Postgres)(nil)
 // migrated (pkg/store/migrations).
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
-const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at`
+const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies`
 
 func scanSession(row pgx.Row) (authz.Session, error) {
 	var (
-		s    authz.Session
-		hash []byte
+		s     authz.Session
+		hash  []byte
+		stale [][]byte
 	)
-	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt)
+	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt, &stale)
 	if err != nil {
 		return authz.Session{}, err
 	}
@@ -41,6 +42,13 @@ func scanSession(row pgx.Row) (authz.Session, error) {
 		return authz.Session{}, fmt.Errorf("stored token hash has %d bytes", len(hash))
 	}
 	copy(s.Hash[:], hash)
+	for _, b := range stale {
+		var h cookie.Hash
+		if len(b) == len(h) {
+			copy(h[:], b)
+			s.Stale = append(s.Stale, h)
+		}
+	}
 	s.CreatedAt, s.RenewedAt, s.ExpiresAt = s.CreatedAt.UTC(), s.RenewedAt.UTC(), s.ExpiresAt.UTC()
 	return s, nil
 }
@@ -72,10 +80,10 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO extauthz_sessions
-			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 			next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
-			next.CreatedAt, next.RenewedAt, next.ExpiresAt)
+			next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale))
 		if err != nil {
 			return err
 		}

@@ -3,11 +3,13 @@ package session
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
 // ErrInvalid is wrapped when a session can never be stored (zero hash,
@@ -31,7 +33,20 @@ func normalise(s authz.Session) (authz.Session, error) {
 	s.CreatedAt = stamp(s.CreatedAt)
 	s.RenewedAt = stamp(s.RenewedAt)
 	s.ExpiresAt = stamp(s.ExpiresAt)
+	s.Stale = slices.Clone(s.Stale) // never share the caller's backing array
+	if len(s.Stale) == 0 {
+		s.Stale = nil
+	}
 	return s, nil
+}
+
+// staleBytes renders fingerprints for a bytea[] column.
+func staleBytes(hs []cookie.Hash) [][]byte {
+	out := make([][]byte, len(hs))
+	for i := range hs {
+		out[i] = hs[i][:]
+	}
+	return out
 }
 
 // canonicalID returns the canonical text form of a UUID, and false when s is

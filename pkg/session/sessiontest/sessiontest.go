@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -90,6 +91,9 @@ func newSession(label, profileID string, created time.Time, ttl time.Duration) a
 func norm(s authz.Session) authz.Session {
 	n := func(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
 	s.CreatedAt, s.RenewedAt, s.ExpiresAt = n(s.CreatedAt), n(s.RenewedAt), n(s.ExpiresAt)
+	if len(s.Stale) == 0 {
+		s.Stale = nil
+	}
 	return s
 }
 
@@ -113,7 +117,7 @@ func wantSession(t *testing.T, s Store, want authz.Session) {
 	if err != nil {
 		t.Fatalf("GetSession: %v", err)
 	}
-	if got != norm(want) {
+	if !reflect.DeepEqual(got, norm(want)) {
 		t.Fatalf("GetSession = %+v\nwant %+v", got, norm(want))
 	}
 	for _, tm := range []time.Time{got.CreatedAt, got.RenewedAt, got.ExpiresAt} {
@@ -134,8 +138,14 @@ func testRoundTrip(t *testing.T, h Harness) {
 	pid := h.NewProfile(t)
 	s := newSession("rt", pid, base, time.Hour)
 	s.RenewedAt = base.Add(90*time.Second + 999*time.Nanosecond)
+	s.Stale = []cookie.Hash{cookie.Fingerprint("auth-token", "a"), cookie.Fingerprint("csrf", "b")}
 	put(t, h.Store, s)
 	wantSession(t, h.Store, s)
+	s.Stale[0] = cookie.Hash{} // the store must hold its own copy
+	got, err := h.Store.GetSession(ctx(t), s.Hash)
+	if err != nil || got.Stale[0] != cookie.Fingerprint("auth-token", "a") {
+		t.Fatalf("stale fingerprints shared with the caller: %v %v", got.Stale, err)
+	}
 	// An expired session is returned too: the caller judges liveness.
 	old := newSession("expired", pid, base.Add(-2*time.Hour), time.Hour)
 	put(t, h.Store, old)
