@@ -56,4 +56,3 @@ func (g *MemoryGuard) Seen(key string, now time.Time, window time.Duration) bool
 	g.seen[key] = now
 	return false
 }
-
