@@ -28,6 +28,7 @@ import (
 	"github.com/extauthz/extauthz/pkg/envoy"
 	"github.com/extauthz/extauthz/pkg/metrics"
 	"github.com/extauthz/extauthz/pkg/ops"
+	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
 )
 
@@ -69,6 +70,7 @@ type service struct {
 	engine  *authz.Engine
 	dlog    *decisionlog.Logger
 	ops     *ops.Server
+	closers []func()
 }
 
 // newService wires stores, caches, metrics and the decision engine.
@@ -89,7 +91,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 	for _, p := range policies {
 		src, err := s.profileSource(ctx, p.App)
 		if err != nil {
-			st.Close()
+			s.Close()
 			return nil, err
 		}
 		apps = append(apps, authz.App{Policy: p, Profiles: src})
@@ -101,7 +103,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		LookupTimeout: cfg.LookupTimeout,
 	})
 	if err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	key := make([]byte, 32)
@@ -133,10 +135,30 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 // store, or the app's own database through its operator-supplied query.
 func (s *service) profileSource(_ context.Context, app string) (authz.ProfileSource, error) {
 	src := s.cfg.AppSource(app)
-	if src.Kind == config.SourceSQL {
-		return nil, fmt.Errorf("apps.%s.profile_source: kind sql is not available in this build", app)
+	if src.Kind != config.SourceSQL {
+		return metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}, nil
 	}
-	return metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}, nil
+	timeout := src.Timeout
+	if timeout <= 0 {
+		timeout = s.cfg.LookupTimeout
+	}
+	sql, err := profile.NewSQL(profile.SQLConfig{
+		DatabaseURL: src.DatabaseURL, Query: src.Query, RegisterQuery: src.RegisterQuery,
+		MaxConns: src.MaxConns, Timeout: timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apps.%s.profile_source: %w", app, err)
+	}
+	s.closers = append(s.closers, sql.Close)
+	return metrics.Profiles{Next: sql, M: s.metrics, Store: metrics.StoreAppSQL}, nil
+}
+
+// Close releases the stores and every app's own pool.
+func (s *service) Close() {
+	for _, c := range s.closers {
+		c()
+	}
+	s.stores.Close()
 }
 
 // observe is called once per decision by every front end.
@@ -167,7 +189,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	defer svc.stores.Close()
+	defer svc.Close()
 	if svc.stores.pool == nil {
 		log.Warn("no database configured: using the in-memory store seeded from the config file; nothing persists across restarts",
 			"seed_profiles", len(cfg.SeedProfiles))

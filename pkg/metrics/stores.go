@@ -13,6 +13,8 @@ const (
 	StoreProfiles = "profiles"
 	StoreSessions = "sessions"
 	StoreTokens   = "tokens"
+	// StoreAppSQL is every app's own database (profile source kind sql).
+	StoreAppSQL = "app_sql"
 )
 
 // Profiles measures a ProfileSource.

@@ -27,7 +27,7 @@ func normalise(s authz.Session) (authz.Session, error) {
 	}
 	id, ok := canonicalID(s.ProfileID)
 	if !ok {
-		return s, fmt.Errorf("profile id is not a UUID: %w", ErrInvalid)
+		return s, fmt.Errorf("profile id is empty, overlong or not printable: %w", ErrInvalid)
 	}
 	s.ProfileID = id
 	s.CreatedAt = stamp(s.CreatedAt)
@@ -49,17 +49,30 @@ func staleBytes(hs []cookie.Hash) [][]byte {
 	return out
 }
 
-// canonicalID returns the canonical text form of a UUID, and false when s is
-// not one.
+// maxProfileIDLen bounds a profile id. Ids come from the built-in store
+// (UUIDs) or from an app's own database through its profile query (any text:
+// a UUID, a number, a slug).
+const maxProfileIDLen = 255
+
+// canonicalID returns the canonical text form of a profile id — a UUID in
+// lower case, anything else as it is — and false for an empty, overlong or
+// non-printable id.
 func canonicalID(s string) (string, bool) {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if s == "" || len(s) > maxProfileIDLen {
 		return "", false
 	}
-	var u pgtype.UUID
-	if err := u.Scan(s); err != nil {
-		return "", false
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] == 0x7f {
+			return "", false
+		}
 	}
-	return u.String(), true
+	if len(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-' {
+		var u pgtype.UUID
+		if err := u.Scan(s); err == nil {
+			return u.String(), true
+		}
+	}
+	return s, true
 }
 
 func stamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

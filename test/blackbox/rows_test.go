@@ -23,6 +23,9 @@ func TestRowsOverGRPC(t *testing.T) {
 
 	svc := harness.Start(t, harness.Options{DatabaseURL: db, Config: `
 apps:
+  default:
+    credentials:
+      - {header: authorization, scheme: Token, mode: validate}
   strict:
     auto_register: true
     on_missing_identity: deny
@@ -67,6 +70,25 @@ apps:
 		})
 	}
 
+	// Rows 1–2: an access token issued on the command line; shown once,
+	// valid until revoked, never touching cookies.
+	tokArgs := []string{"token", "create", "--email", "alice@example.com", "--name", "ci", "--expires", "30d"}
+	access := strings.TrimSpace(harness.CLI(t, env, tokArgs...))
+	if !strings.HasPrefix(access, "xat_") {
+		t.Fatalf("token create printed %q", access)
+	}
+	bearer := map[string]string{"authorization": "Token " + access, "x-auth-request-email": "mallory@example.com"}
+	got := check(t, svc, harness.Request{Headers: bearer, Cookie: cookieOf(tok)})
+	want(t, "1 access token", got, true, 200, "access_token", alice)
+	if len(got.SetCookies) != 0 {
+		t.Fatalf("access token request changed cookies: %v", got.SetCookies)
+	}
+	harness.CLI(t, env, "token", "revoke", "--token", access)
+	got = pollCheck(t, svc, harness.Request{Headers: bearer}, func(r harness.Result) bool { return !r.Allow })
+	want(t, "2 revoked token", got, false, 401, "access_token_invalid", "")
+	got = check(t, svc, harness.Request{Headers: map[string]string{"authorization": "Token xat_forged"}})
+	want(t, "2 forged token", got, false, 401, "access_token_invalid", "")
+
 	// Row 8 is idempotent: the registered profile is the one resolved next.
 	first := check(t, svc, harness.Request{App: "strict", Headers: email("twice@example.com")})
 	second := check(t, svc, harness.Request{App: "strict", Headers: email("twice@example.com"),
@@ -83,7 +105,7 @@ apps:
 	if _, err := conn.Exec(context.Background(), `ALTER TABLE extauthz_profiles RENAME TO extauthz_profiles_gone`); err != nil {
 		t.Fatal(err)
 	}
-	got := check(t, svc, harness.Request{Headers: email("someone-new@example.com"), Cookie: cookieOf(tok)})
+	got = check(t, svc, harness.Request{Headers: email("someone-new@example.com"), Cookie: cookieOf(tok)})
 	want(t, "7 lookup error", got, false, 500, "lookup_error", "")
 	if len(got.SetCookies) != 0 {
 		t.Fatalf("a lookup error changed cookies: %v", got.SetCookies)

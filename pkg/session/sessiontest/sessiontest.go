@@ -201,7 +201,7 @@ func testReplaceInvalid(t *testing.T, h Harness) {
 	put(t, h.Store, a)
 	zero := newSession("z", pid, base, time.Hour)
 	zero.Hash = cookie.Hash{}
-	badID := newSession("bad", "not-a-uuid", base, time.Hour)
+	badID := newSession("bad", "not an id", base, time.Hour)
 	for name, next := range map[string]authz.Session{"zero hash": zero, "malformed profile id": badID} {
 		if err := h.Store.ReplaceSession(ctx(t), a.Hash, next); !errors.Is(err, session.ErrInvalid) {
 			t.Errorf("%s: ReplaceSession = %v, want ErrInvalid", name, err)
