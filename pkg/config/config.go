@@ -32,7 +32,13 @@ type Config struct {
 	UnavailableAsError bool          `yaml:"unavailable_as_error"`
 	Migrate            bool          `yaml:"migrate"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
-	Log                Log           `yaml:"log"`
+	// AdminAddr serves the admin gRPC API (proto/extauthz/admin/v1); ""
+	// (the default) turns it off.
+	AdminAddr string `yaml:"admin_addr"`
+	// AdminToken is the bearer token every admin call must carry; required
+	// when AdminAddr is set. A secret: never logged or echoed.
+	AdminToken string `yaml:"admin_token"`
+	Log        Log    `yaml:"log"`
 
 	// Defaults apply to the default app, and every app inherits them unless
 	// it overrides them. In YAML they sit at the top level.

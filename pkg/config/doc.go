@@ -33,8 +33,8 @@
 //
 // Policies turns a validated Config into one authz.Policy per app, AppSource
 // gives an app's profile source, Redacted hides database passwords for
-// logging. database_url and profile_source.database_url are secrets: they are
-// never echoed in errors; log Redacted() only. The --check-config flag sets
+// logging. database_url, profile_source.database_url and admin_token are
+// secrets: they are never echoed in errors; log Redacted() only. The --check-config flag sets
 // Config.CheckConfig; the caller validates (Parse already did) and exits.
 //
 // # Keys
@@ -51,6 +51,8 @@
 //	unavailable_as_error  --unavailable-as-error  EXTAUTHZ_UNAVAILABLE_AS_ERROR   false = deny 503; true = gRPC Unavailable
 //	migrate               --migrate               EXTAUTHZ_MIGRATE                false
 //	shutdown_timeout      --shutdown-timeout      EXTAUTHZ_SHUTDOWN_TIMEOUT       15s
+//	admin_addr            --admin-addr            EXTAUTHZ_ADMIN_ADDR             "" = admin gRPC API off
+//	admin_token           --admin-token           EXTAUTHZ_ADMIN_TOKEN            "" (secret; required with admin_addr, ≥ 16 chars)
 //	log.level             --log-level             EXTAUTHZ_LOG_LEVEL              info (debug|info|warn|error)
 //	log.format            --log-format            EXTAUTHZ_LOG_FORMAT             json (json|text)
 //	log.log_emails        --log-log-emails        EXTAUTHZ_LOG_LOG_EMAILS         false (emails hashed)
@@ -96,7 +98,8 @@
 //
 // # Rules Validate enforces
 //
-// Addresses are host:port and differ; lookup_timeout < envoy_timeout;
+// Addresses are host:port and differ; admin_addr set needs an admin_token
+// of at least 16 characters without whitespace; lookup_timeout < envoy_timeout;
 // durations positive, renew_after < session_max_age, retry_after ≥ 1s;
 // enums as listed; header names are valid tokens (any case; Policies
 // lower-cases them) and profile_header is none of the identity headers;

@@ -48,6 +48,8 @@ func bindings(c *Config) []binding {
 		{key: "unavailable_as_error", usage: "answer a store outage with gRPC Unavailable instead of a deny-503", value: &boolValue{&c.UnavailableAsError}},
 		{key: "migrate", usage: "apply database migrations before serving", value: &boolValue{&c.Migrate}},
 		{key: "shutdown_timeout", usage: "how long to drain in-flight checks on SIGTERM", value: &durationValue{&c.ShutdownTimeout}},
+		{key: "admin_addr", usage: "admin gRPC API listen `address` (host:port); empty turns it off", value: &stringValue[string]{&c.AdminAddr}},
+		{key: "admin_token", usage: "bearer `token` required by every admin call (at least 16 characters)", secret: true, value: &stringValue[string]{&c.AdminToken}},
 		{key: "log.level", usage: "log `level`: debug, info, warn or error", value: &stringValue[string]{&c.Log.Level}},
 		{key: "log.format", usage: "log `format`: json or text", value: &stringValue[string]{&c.Log.Format}},
 		{key: "log.log_emails", usage: "log email addresses in clear (otherwise hashed)", value: &boolValue{&c.Log.LogEmails}},

@@ -11,11 +11,15 @@ import (
 const redactedPassword = "xxxxx"
 
 // Redacted returns a copy of c that is safe to log: the password of every
-// database URL (top level and profile sources) is replaced. c is not
+// database URL (top level and profile sources) and the admin token are
+// replaced. c is not
 // modified.
 func (c Config) Redacted() Config {
 	r := c
 	r.DatabaseURL = RedactURL(c.DatabaseURL)
+	if c.AdminToken != "" {
+		r.AdminToken = redactedPassword
+	}
 	if c.Apps != nil {
 		r.Apps = maps.Clone(c.Apps)
 		for name, a := range r.Apps {

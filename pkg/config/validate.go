@@ -68,6 +68,7 @@ func (c Config) validateServer(p *problems) {
 		p.add("lookup_timeout", "must be below envoy_timeout (%s), got %s, or Envoy gives up before the service can answer 503", c.EnvoyTimeout, c.LookupTimeout)
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
+	c.validateAdmin(p)
 	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(p, "log.format", c.Log.Format, "json", "text")
 	if s := c.Log.DecisionSample; math.IsNaN(s) || s < 0 || s > 1 {
@@ -453,4 +454,29 @@ func validAppName(s string) bool {
 		}
 	}
 	return true
+}
+
+// minAdminToken is the shortest admin_token accepted.
+const minAdminToken = 16
+
+// validateAdmin checks admin_addr and admin_token. The token is a secret:
+// problems name it, never show it.
+func (c Config) validateAdmin(p *problems) {
+	if c.AdminAddr == "" {
+		return
+	}
+	checkAddr(p, "admin_addr", c.AdminAddr)
+	for _, o := range []struct{ k, v string }{{"grpc_addr", c.GRPCAddr}, {"http_addr", c.HTTPAddr}} {
+		if c.AdminAddr == o.v && !strings.HasSuffix(c.AdminAddr, ":0") {
+			p.add("admin_addr", "must differ from %s (both %q)", o.k, c.AdminAddr)
+		}
+	}
+	switch {
+	case c.AdminToken == "":
+		p.add("admin_token", "is required when admin_addr is set: every admin call must carry it as a bearer token")
+	case len(c.AdminToken) < minAdminToken:
+		p.add("admin_token", "must be at least %d characters, got %d", minAdminToken, len(c.AdminToken))
+	case strings.TrimSpace(c.AdminToken) != c.AdminToken || strings.ContainsAny(c.AdminToken, "\r\n\t "):
+		p.add("admin_token", "must not contain whitespace")
+	}
 }
