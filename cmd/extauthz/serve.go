@@ -219,6 +219,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	mux := http.NewServeMux()
 	svc.ops.Mount(mux)
+	svc.mountHTTPCheck(mux)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("serving",

@@ -1,0 +1,151 @@
+package httpcheck
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
+
+// Errors returned by ToInput. The handler answers each with a 400
+// request_invalid denial.
+var (
+	ErrTooManyHeaders  = errors.New("httpcheck: too many request headers")
+	ErrHeadersTooLarge = errors.New("httpcheck: request headers too large")
+	// ErrAmbiguousOriginal reports a forwarding header (X-Original-URI,
+	// X-Forwarded-Host, …) sent more than once: which one describes the
+	// original request cannot be told.
+	ErrAmbiguousOriginal = errors.New("httpcheck: forwarding header sent more than once")
+)
+
+// The headers a proxy describes the original request with.
+const (
+	HeaderOriginalMethod  = "X-Original-Method" // nginx (set by the shipped config)
+	HeaderOriginalURI     = "X-Original-Uri"    // nginx: $request_uri
+	HeaderForwardedMethod = "X-Forwarded-Method"
+	HeaderForwardedURI    = "X-Forwarded-Uri"
+	HeaderForwardedHost   = "X-Forwarded-Host"
+	HeaderForwardedProto  = "X-Forwarded-Proto"
+	// HeaderApp names the app when neither the path nor the query does.
+	HeaderApp = "X-Extauthz-App"
+	// QueryApp is the query parameter naming the app.
+	QueryApp = "app"
+)
+
+// ToInput converts a check request with the default limits; see
+// Options.ToInput.
+func ToInput(r *http.Request, app string) (authz.Input, error) {
+	return Options{}.ToInput(r, app)
+}
+
+// ToInput converts the check request r into the authz.Input of the original
+// request it describes. app is the app named by the endpoint's path ("" if
+// none); the query parameter and the X-Extauthz-App header are consulted
+// only when it is empty. It returns ErrTooManyHeaders, ErrHeadersTooLarge
+// or ErrAmbiguousOriginal (and an Input with only App set) when the request
+// cannot be read safely.
+func (o Options) ToInput(r *http.Request, app string) (authz.Input, error) {
+	in := authz.Input{App: appOf(r, app)}
+
+	n, size := 0, 0
+	for k, vs := range r.Header {
+		n += len(vs)
+		for _, v := range vs {
+			size += len(k) + len(v)
+		}
+	}
+	if n > o.maxHeaders() {
+		return in, ErrTooManyHeaders
+	}
+	if size > o.maxHeaderBytes() {
+		return in, ErrHeadersTooLarge
+	}
+
+	var err error
+	one := func(names ...string) string {
+		for _, name := range names {
+			switch vs := r.Header[name]; len(vs) {
+			case 0:
+				continue
+			case 1:
+				return vs[0]
+			default:
+				err = ErrAmbiguousOriginal
+				return ""
+			}
+		}
+		return ""
+	}
+	in.Method = one(HeaderOriginalMethod, HeaderForwardedMethod)
+	in.Path = one(HeaderOriginalURI, HeaderForwardedURI)
+	in.Host = one(HeaderForwardedHost)
+	in.Scheme = one(HeaderForwardedProto)
+	if err != nil {
+		return authz.Input{App: in.App}, err
+	}
+	if in.Method == "" {
+		in.Method = r.Method
+	}
+	in.Method = strings.ToUpper(strings.TrimSpace(in.Method))
+	if in.Path == "" {
+		in.Path = "/"
+	}
+	if in.Host == "" {
+		in.Host = r.Host
+	}
+	if in.Scheme == "" {
+		in.Scheme = "http"
+		if r.TLS != nil {
+			in.Scheme = "https"
+		}
+	}
+	in.Scheme = strings.ToLower(strings.TrimSpace(in.Scheme))
+
+	h := make(authz.Headers, len(r.Header))
+	for k, vs := range r.Header {
+		name := lowerASCII(k)
+		h[name] = append(h[name], vs...)
+	}
+	in.Headers = h
+	if cs := h["cookie"]; len(cs) > 0 {
+		in.Cookies = cookie.Parse(cs...)
+	}
+	if ids := h["x-request-id"]; len(ids) > 0 {
+		in.RequestID = ids[0]
+	}
+	return in, nil
+}
+
+// appOf picks the app: the path's, else the query's, else the header's.
+// Only the first query value or header line counts.
+func appOf(r *http.Request, fromPath string) string {
+	if fromPath != "" {
+		return fromPath
+	}
+	if r.URL != nil {
+		if v := r.URL.Query().Get(QueryApp); v != "" {
+			return v
+		}
+	}
+	return strings.TrimSpace(r.Header.Get(HeaderApp))
+}
+
+// lowerASCII lower-cases ASCII letters only, leaving every other byte as it
+// is (strings.ToLower would rewrite invalid UTF-8).
+func lowerASCII(s string) string {
+	b := []byte(nil)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			if b == nil {
+				b = []byte(s)
+			}
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}

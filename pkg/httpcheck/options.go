@@ -1,0 +1,58 @@
+package httpcheck
+
+import (
+	"context"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+// Defaults for Options. nginx's default large_client_header_buffers allow
+// 4 × 8 KiB per header line and Traefik/Caddy allow 1 MiB in all; the limits
+// sit above what a browser sends so that only hostile or broken requests
+// are refused, as in pkg/envoy.
+const (
+	DefaultMaxHeaderBytes = 64 << 10
+	DefaultMaxHeaders     = 256
+	// DefaultNginxSetCookies is how many X-Extauthz-Set-Cookie-<n> headers
+	// the nginx endpoints may send; deploy/nginx maps exactly this many.
+	DefaultNginxSetCookies = 4
+)
+
+// Options configures the translation and the handler. The zero value is
+// usable: zero limits mean the defaults.
+type Options struct {
+	// MaxHeaderBytes bounds the summed length of header names and values.
+	MaxHeaderBytes int
+	// MaxHeaders bounds the number of header lines.
+	MaxHeaders int
+	// NginxSetCookies is the number of numbered Set-Cookie headers the nginx
+	// config maps (X-Extauthz-Set-Cookie-1 … -N).
+	NginxSetCookies int
+
+	// Observe, when set, is called once per check with the input (only App
+	// is set when the request was rejected before parsing finished), the
+	// decision and the time spent. It runs on the request path: keep it cheap.
+	Observe func(ctx context.Context, in authz.Input, d authz.Decision, dur time.Duration)
+}
+
+func (o Options) maxHeaderBytes() int {
+	if o.MaxHeaderBytes > 0 {
+		return o.MaxHeaderBytes
+	}
+	return DefaultMaxHeaderBytes
+}
+
+func (o Options) maxHeaders() int {
+	if o.MaxHeaders > 0 {
+		return o.MaxHeaders
+	}
+	return DefaultMaxHeaders
+}
+
+func (o Options) nginxSetCookies() int {
+	if o.NginxSetCookies > 0 {
+		return o.NginxSetCookies
+	}
+	return DefaultNginxSetCookies
+}
