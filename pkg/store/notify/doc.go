@@ -13,6 +13,10 @@
 //	                                                     revoked
 //	{"kind":"token","hash":"<hex sha-256>"}              revoked
 //
+// Publish adds "at" (Unix microseconds, the publisher's clock) to every
+// payload; ParseStamped returns it so a listener can measure the
+// invalidation lag, and Parse ignores it.
+//
 // A listener drops its cached answers for the named key and re-reads on the
 // next request; an event never carries the new state. Payloads stay far
 // below PostgreSQL's 8000-byte NOTIFY limit. Parse ignores unknown fields so

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -73,6 +74,11 @@ func Parse(payload string) (Event, error) {
 	if err := json.Unmarshal([]byte(payload), &e); err != nil {
 		return Event{}, fmt.Errorf("%w: %w", ErrBadPayload, err)
 	}
+	return validate(e)
+}
+
+// validate rejects an event a listener could not act on.
+func validate(e Event) (Event, error) {
 	switch e.Kind {
 	case KindProfile:
 		if e.ID == "" && e.Email == "" {
@@ -88,6 +94,38 @@ func Parse(payload string) (Event, error) {
 	return e, nil
 }
 
+// stamped is the wire form Publish sends: the event plus when it was
+// published ("at", Unix microseconds), from which a listener measures the
+// invalidation lag. Parse ignores "at"; ParseStamped returns it.
+type stamped struct {
+	Event
+	At int64 `json:"at,omitempty"`
+}
+
+func (s stamped) payload() string {
+	b, err := json.Marshal(s)
+	if err != nil { // strings and an integer only: cannot happen
+		panic(fmt.Sprintf("notify: marshal: %v", err))
+	}
+	return string(b)
+}
+
+// ParseStamped is Parse that also returns when the event was published, or
+// the zero time for a payload without a stamp (an older publisher, a manual
+// pg_notify). The stamp is the publisher's clock, taken inside the
+// transaction just before commit.
+func ParseStamped(payload string) (Event, time.Time, error) {
+	var s stamped
+	if err := json.Unmarshal([]byte(payload), &s); err != nil {
+		return Event{}, time.Time{}, fmt.Errorf("%w: %w", ErrBadPayload, err)
+	}
+	e, err := validate(s.Event)
+	if err != nil || s.At <= 0 {
+		return e, time.Time{}, err
+	}
+	return e, time.UnixMicro(s.At), nil
+}
+
 // Execer is what Publish needs: a pgx.Tx, *pgx.Conn or *pgxpool.Pool. Pass
 // the transaction that makes the change.
 type Execer interface {
@@ -101,9 +139,10 @@ func Publish(ctx context.Context, db Execer, events ...Event) error {
 	if len(events) == 0 {
 		return nil
 	}
+	at := time.Now().UnixMicro()
 	payloads := make([]string, len(events))
 	for i, e := range events {
-		payloads[i] = e.Payload()
+		payloads[i] = stamped{Event: e, At: at}.payload()
 	}
 	_, err := db.Exec(ctx, "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p", Channel, payloads)
 	if err != nil {

@@ -99,3 +99,47 @@ func TestPublishDeliversAtCommitOnly(t *testing.T) {
 		t.Errorf("Publish with no events: %v", err)
 	}
 }
+
+func TestParseStamped(t *testing.T) {
+	t.Parallel()
+	h := cookie.Hash(sha256.Sum256([]byte("z")))
+	// Unstamped (an older publisher, a manual pg_notify): zero time.
+	e, at, err := notify.ParseStamped(notify.Session(h).Payload())
+	if err != nil || e != notify.Session(h) || !at.IsZero() {
+		t.Errorf("unstamped: %+v, %v, %v", e, at, err)
+	}
+	e, at, err = notify.ParseStamped(`{"kind":"token","hash":"` + h.String() + `","at":1700000000123456}`)
+	if err != nil || e != notify.Token(h) || !at.Equal(time.UnixMicro(1700000000123456)) {
+		t.Errorf("stamped: %+v, %v, %v", e, at, err)
+	}
+	if _, _, err := notify.ParseStamped(`{"kind":"session"}`); !errors.Is(err, notify.ErrBadPayload) {
+		t.Errorf("bad payload: %v", err)
+	}
+}
+
+func TestPublishStamps(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dbURL := pgtest.URL(t)
+	listener, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close(context.Background())
+	if _, err := listener.Exec(ctx, "LISTEN "+notify.Channel); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Truncate(time.Microsecond)
+	if err := notify.Publish(ctx, pgtest.PoolFor(t, dbURL), notify.Profile("id-2", "b@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := listener.WaitForNotification(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, at, err := notify.ParseStamped(n.Payload)
+	if err != nil || e != notify.Profile("id-2", "b@example.com") || at.Before(before) || at.After(time.Now()) {
+		t.Errorf("ParseStamped(%s) = %+v, %v, %v", n.Payload, e, at, err)
+	}
+}

@@ -1,0 +1,201 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+// Defaults of Options.
+const (
+	DefaultSize        = 100_000
+	DefaultTTL         = 30 * time.Second
+	DefaultNegativeTTL = 2 * time.Second
+)
+
+// Counter is what the caches count hits and misses on (a
+// prometheus.Counter fits).
+type Counter interface{ Inc() }
+
+// Options tune one cache.
+type Options struct {
+	// Size bounds the number of entries (positive and negative); <= 0 uses
+	// DefaultSize. Memory is bounded by it, not by traffic.
+	Size int
+	// TTL bounds the age of a positive answer; <= 0 uses DefaultTTL.
+	TTL time.Duration
+	// NegativeTTL bounds the age of a cached "not found"; 0 uses
+	// DefaultNegativeTTL, < 0 turns negative caching off.
+	NegativeTTL time.Duration
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// Hits and Misses count lookups answered from memory and lookups that
+	// went to the store (nil: not counted).
+	Hits, Misses Counter
+}
+
+type nopCounter struct{}
+
+func (nopCounter) Inc() {}
+
+// errCachedNotFound answers a lookup from a negative entry. It is one value,
+// so a negative hit allocates nothing.
+var errCachedNotFound = fmt.Errorf("cache: %w", authz.ErrNotFound)
+
+// core is the lookup logic the three decorators share: an lru plus
+// singleflight, TTLs and counters.
+type core[K comparable, V any] struct {
+	lru     *lru[K, V]
+	group   singleflight.Group
+	now     func() time.Time
+	ttl     time.Duration
+	negTTL  time.Duration
+	hits    Counter
+	misses  Counter
+	flight  func(K) string            // singleflight key of K
+	expires func(V) (time.Time, bool) // the answer's own end of life, if it has one
+
+	// joined, if set, runs after a caller joined a trip (tests only).
+	joined func()
+}
+
+func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K) string, expires func(V) (time.Time, bool)) *core[K, V] {
+	if o.Size <= 0 {
+		o.Size = DefaultSize
+	}
+	if o.TTL <= 0 {
+		o.TTL = DefaultTTL
+	}
+	if o.NegativeTTL == 0 {
+		o.NegativeTTL = DefaultNegativeTTL
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Hits == nil {
+		o.Hits = nopCounter{}
+	}
+	if o.Misses == nil {
+		o.Misses = nopCounter{}
+	}
+	return &core[K, V]{
+		lru: newLRU[K, V](o.Size, hash), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
+		hits: o.Hits, misses: o.Misses, flight: flight, expires: expires,
+	}
+}
+
+// hit answers k from memory if it can. It allocates nothing.
+func (c *core[K, V]) hit(k K) (V, error, bool) {
+	v, neg, ok := c.lru.get(k, c.now())
+	if !ok {
+		var zero V
+		return zero, nil, false
+	}
+	c.hits.Inc()
+	if neg {
+		return v, errCachedNotFound, true
+	}
+	return v, nil, true
+}
+
+// flightResult is what one collapsed store trip hands to every caller.
+type flightResult[V any] struct {
+	v   V
+	seq uint64 // the shard's invalidation sequence when the trip started
+}
+
+// maxCollapse bounds how often a caller joins a flight that turned out to
+// predate an invalidation before it goes to the store on its own.
+const maxCollapse = 2
+
+// fill answers k from the store: concurrent misses of one key share one
+// trip. A caller that saw an invalidation the trip it joined predates does
+// not take that trip's answer; it starts a new one.
+func (c *core[K, V]) fill(ctx context.Context, k K, load func(context.Context) (V, error)) (V, error) {
+	c.misses.Inc()
+	key := c.flight(k)
+	for range maxCollapse {
+		mine := c.lru.seq(k)
+		ch := c.group.DoChan(key, func() (any, error) {
+			// The trip serves every caller that joins it: one caller
+			// going away must not fail the others, but the trip keeps the
+			// first caller's deadline (the lookup budget of a decision).
+			fctx, cancel := detach(ctx)
+			defer cancel()
+			v, seq, err := c.loadAndStore(fctx, k, load)
+			return flightResult[V]{v: v, seq: seq}, err
+		})
+		if c.joined != nil {
+			c.joined()
+		}
+		select {
+		case r := <-ch:
+			f := r.Val.(flightResult[V])
+			if f.seq >= mine {
+				return f.v, r.Err
+			}
+			c.group.Forget(key)
+		case <-ctx.Done():
+			var zero V
+			return zero, fmt.Errorf("cache: %w: %w", authz.ErrUnavailable, ctx.Err())
+		}
+	}
+	v, _, err := c.loadAndStore(ctx, k, load)
+	return v, err
+}
+
+// loadAndStore goes to the store and caches what may be cached: an answer
+// (until the TTL or its own end of life, whichever is first) and a "not
+// found" (for the negative TTL). Errors are never cached.
+func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Context) (V, error)) (V, uint64, error) {
+	seq := c.lru.seq(k)
+	start := c.now()
+	v, err := load(ctx)
+	switch {
+	case err == nil:
+		deadline := start.Add(c.ttl)
+		if end, ok := c.expires(v); ok && end.Before(deadline) {
+			deadline = end
+		}
+		if start.Before(deadline) {
+			c.lru.add(k, v, false, deadline, seq)
+		}
+	case authz.IsTransient(err):
+		// Never cached: the next request asks the store again.
+	case errors.Is(err, authz.ErrNotFound) && c.negTTL > 0:
+		var zero V
+		c.lru.add(k, zero, true, start.Add(c.negTTL), seq)
+	}
+	return v, seq, err
+}
+
+// store caches v for k after a write through the decorator, unless k's
+// shard was invalidated since seq.
+func (c *core[K, V]) store(k K, v V, seq uint64) {
+	start := c.now()
+	deadline := start.Add(c.ttl)
+	if end, ok := c.expires(v); ok && end.Before(deadline) {
+		deadline = end
+	}
+	if start.Before(deadline) {
+		c.lru.add(k, v, false, deadline, seq)
+	}
+}
+
+// detachTimeout bounds a collapsed trip whose first caller had no deadline.
+const detachTimeout = 10 * time.Second
+
+// detach returns a context with ctx's values and deadline but not its
+// cancellation.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		d = time.Now().Add(detachTimeout)
+	}
+	return context.WithDeadline(context.WithoutCancel(ctx), d)
+}

@@ -1,0 +1,237 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cookie"
+	"github.com/extauthz/extauthz/pkg/store/notify"
+)
+
+// Invalidator is a cache the change feed keeps honest.
+type Invalidator interface {
+	// Invalidate drops what ev makes stale; events of other kinds are
+	// ignored.
+	Invalidate(ev notify.Event)
+	// Purge drops everything (the feed may have missed events).
+	Purge()
+}
+
+var seed = maphash.MakeSeed()
+
+func hashString(s string) uint64 { return maphash.String(seed, s) }
+
+// hashToken uses the token hash's own bits: it is a SHA-256 already.
+func hashToken(h cookie.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+func tokenFlight(h cookie.Hash) string { return string(h[:]) }
+
+func identity(s string) string { return s }
+
+// Profiles caches an authz.ProfileSource by normalised email.
+type Profiles struct {
+	next authz.ProfileSource
+	c    *core[string, authz.Profile]
+}
+
+var (
+	_ authz.ProfileSource = (*Profiles)(nil)
+	_ Invalidator         = (*Profiles)(nil)
+)
+
+// NewProfiles returns a cache in front of next.
+func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
+	return &Profiles{next: next, c: newCore[string, authz.Profile](o, hashString, identity,
+		func(authz.Profile) (time.Time, bool) { return time.Time{}, false })}
+}
+
+// LookupProfile implements authz.ProfileSource.
+func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
+	if v, err, ok := p.c.hit(email); ok {
+		return v, err
+	}
+	return p.c.fill(ctx, email, func(ctx context.Context) (authz.Profile, error) {
+		return p.next.LookupProfile(ctx, email)
+	})
+}
+
+// RegisterProfile implements authz.ProfileSource: it always reaches the
+// store, and caches the profile it returns.
+func (p *Profiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+	seq := p.c.lru.seq(email)
+	prof, err := p.next.RegisterProfile(ctx, email, name)
+	if err == nil && prof.Email == email {
+		p.c.store(email, prof, seq)
+	}
+	return prof, err
+}
+
+// Invalidate implements Invalidator: a profile event drops its email (or,
+// without one, every entry of its id).
+func (p *Profiles) Invalidate(ev notify.Event) {
+	if ev.Kind != notify.KindProfile {
+		return
+	}
+	if ev.Email != "" {
+		p.c.lru.remove(ev.Email)
+		return
+	}
+	id := ev.ID
+	p.c.lru.removeIf(func(_ string, v authz.Profile) bool { return v.ID == id })
+}
+
+// Purge implements Invalidator.
+func (p *Profiles) Purge() { p.c.lru.purge() }
+
+// Len is the number of entries held (expired ones not yet dropped included).
+func (p *Profiles) Len() int { return p.c.lru.len() }
+
+// Sessions caches an authz.SessionStore by token hash. An entry never
+// outlives the session's ExpiresAt.
+type Sessions struct {
+	next authz.SessionStore
+	c    *core[cookie.Hash, authz.Session]
+}
+
+var (
+	_ authz.SessionStore = (*Sessions)(nil)
+	_ Invalidator        = (*Sessions)(nil)
+)
+
+// NewSessions returns a cache in front of next.
+func NewSessions(next authz.SessionStore, o Options) *Sessions {
+	return &Sessions{next: next, c: newCore[cookie.Hash, authz.Session](o, hashToken, tokenFlight,
+		func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true })}
+}
+
+// GetSession implements authz.SessionStore.
+func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
+	if v, err, ok := s.c.hit(h); ok {
+		return own(v), err
+	}
+	v, err := s.c.fill(ctx, h, func(ctx context.Context) (authz.Session, error) {
+		return s.next.GetSession(ctx, h)
+	})
+	return own(v), err
+}
+
+// own gives the caller its own copy of the one slice a Session holds, so
+// nobody can write into a cached entry.
+func own(s authz.Session) authz.Session {
+	if len(s.Stale) > 0 {
+		s.Stale = slices.Clone(s.Stale)
+	}
+	return s
+}
+
+// ReplaceSession implements authz.SessionStore: old is dropped whatever the
+// outcome, next is cached when the store took it.
+func (s *Sessions) ReplaceSession(ctx context.Context, old cookie.Hash, next authz.Session) error {
+	seq := s.c.lru.seq(next.Hash)
+	err := s.next.ReplaceSession(ctx, old, next)
+	if err == nil {
+		s.c.store(next.Hash, own(next), seq)
+	}
+	if !old.IsZero() {
+		s.c.lru.remove(old)
+	}
+	return err
+}
+
+// DeleteSession implements authz.SessionStore: the entry is dropped
+// whatever the outcome.
+func (s *Sessions) DeleteSession(ctx context.Context, h cookie.Hash) error {
+	err := s.next.DeleteSession(ctx, h)
+	s.c.lru.remove(h)
+	return err
+}
+
+// RenewSession implements authz.SessionStore. A renewal the store took
+// updates the entry in place (its cache deadline stays: it is already
+// bounded by the older expiry); "no live session" drops it; a transient
+// failure keeps it (its older expiry is the conservative answer).
+func (s *Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewedAt, expiresAt time.Time) error {
+	err := s.next.RenewSession(ctx, h, renewedAt, expiresAt)
+	switch {
+	case err == nil:
+		s.c.lru.update(h, func(v *authz.Session, _ *time.Time) bool {
+			v.RenewedAt, v.ExpiresAt = renewedAt, expiresAt
+			return true
+		})
+	case authz.IsTransient(err):
+	default:
+		s.c.lru.remove(h)
+	}
+	return err
+}
+
+// Invalidate implements Invalidator: a session event drops its hash.
+func (s *Sessions) Invalidate(ev notify.Event) {
+	if ev.Kind != notify.KindSession {
+		return
+	}
+	if h, err := ev.TokenHash(); err == nil {
+		s.c.lru.remove(h)
+	}
+}
+
+// Purge implements Invalidator.
+func (s *Sessions) Purge() { s.c.lru.purge() }
+
+// Len is the number of entries held (expired ones not yet dropped included).
+func (s *Sessions) Len() int { return s.c.lru.len() }
+
+// Tokens caches an authz.AccessTokenStore by token hash. An entry never
+// outlives the token's ExpiresAt, and a change to the owner's profile drops
+// it (the answer embeds the profile).
+type Tokens struct {
+	next authz.AccessTokenStore
+	c    *core[cookie.Hash, authz.AccessToken]
+}
+
+var (
+	_ authz.AccessTokenStore = (*Tokens)(nil)
+	_ Invalidator            = (*Tokens)(nil)
+)
+
+// NewTokens returns a cache in front of next.
+func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
+	return &Tokens{next: next, c: newCore[cookie.Hash, authz.AccessToken](o, hashToken, tokenFlight,
+		func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() })}
+}
+
+// LookupAccessToken implements authz.AccessTokenStore.
+func (t *Tokens) LookupAccessToken(ctx context.Context, h cookie.Hash) (authz.AccessToken, error) {
+	if v, err, ok := t.c.hit(h); ok {
+		return v, err
+	}
+	return t.c.fill(ctx, h, func(ctx context.Context) (authz.AccessToken, error) {
+		return t.next.LookupAccessToken(ctx, h)
+	})
+}
+
+// Invalidate implements Invalidator: a token event drops its hash; a
+// profile event drops every token of that profile.
+func (t *Tokens) Invalidate(ev notify.Event) {
+	switch ev.Kind {
+	case notify.KindToken:
+		if h, err := ev.TokenHash(); err == nil {
+			t.c.lru.remove(h)
+		}
+	case notify.KindProfile:
+		id, email := ev.ID, ev.Email
+		t.c.lru.removeIf(func(_ cookie.Hash, v authz.AccessToken) bool {
+			return (id != "" && (v.ProfileID == id || v.Profile.ID == id)) || (email != "" && v.Profile.Email == email)
+		})
+	}
+}
+
+// Purge implements Invalidator.
+func (t *Tokens) Purge() { t.c.lru.purge() }
+
+// Len is the number of entries held (expired ones not yet dropped included).
+func (t *Tokens) Len() int { return t.c.lru.len() }
