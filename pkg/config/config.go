@@ -32,6 +32,17 @@ type Config struct {
 	UnavailableAsError bool          `yaml:"unavailable_as_error"`
 	Migrate            bool          `yaml:"migrate"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+	// CacheSize bounds each in-process cache (profiles, sessions, access
+	// tokens) in entries; 0 turns the caches off.
+	CacheSize int `yaml:"cache_size"`
+	// CacheTTL bounds the age of a cached answer when the change feed is
+	// down (with it, changes evict at once).
+	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// NegativeCacheTTL bounds the age of a cached "not found"; 0 turns
+	// negative caching off.
+	NegativeCacheTTL time.Duration `yaml:"negative_cache_ttl"`
+	// ChangeFeed LISTENs for invalidations (database only).
+	ChangeFeed bool `yaml:"change_feed"`
 	// AdminAddr serves the admin gRPC API (proto/extauthz/admin/v1); ""
 	// (the default) turns it off.
 	AdminAddr string `yaml:"admin_addr"`
@@ -205,6 +216,10 @@ func Default() Config {
 		LookupTimeout:    150 * time.Millisecond,
 		EnvoyTimeout:     200 * time.Millisecond,
 		ShutdownTimeout:  15 * time.Second,
+		CacheSize:        100_000,
+		CacheTTL:         30 * time.Second,
+		NegativeCacheTTL: 2 * time.Second,
+		ChangeFeed:       true,
 		Log: Log{
 			Level:          "info",
 			Format:         "json",

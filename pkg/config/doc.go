@@ -51,6 +51,10 @@
 //	unavailable_as_error  --unavailable-as-error  EXTAUTHZ_UNAVAILABLE_AS_ERROR   false = deny 503; true = gRPC Unavailable
 //	migrate               --migrate               EXTAUTHZ_MIGRATE                false
 //	shutdown_timeout      --shutdown-timeout      EXTAUTHZ_SHUTDOWN_TIMEOUT       15s
+//	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             100000 entries per cache (0 = off)
+//	cache_ttl             --cache-ttl             EXTAUTHZ_CACHE_TTL              30s (fallback when the change feed is down)
+//	negative_cache_ttl    --negative-cache-ttl    EXTAUTHZ_NEGATIVE_CACHE_TTL     2s (0 = off), must be <= cache_ttl
+//	change_feed           --change-feed           EXTAUTHZ_CHANGE_FEED            true (LISTEN/NOTIFY; database only)
 //	admin_addr            --admin-addr            EXTAUTHZ_ADMIN_ADDR             "" = admin gRPC API off
 //	admin_token           --admin-token           EXTAUTHZ_ADMIN_TOKEN            "" (secret; required with admin_addr, ≥ 16 chars)
 //	log.level             --log-level             EXTAUTHZ_LOG_LEVEL              info (debug|info|warn|error)
@@ -101,6 +105,7 @@
 // Addresses are host:port and differ; admin_addr set needs an admin_token
 // of at least 16 characters without whitespace; lookup_timeout < envoy_timeout;
 // durations positive, renew_after < session_max_age, retry_after ≥ 1s;
+// cache_size ≥ 0; 0 ≤ negative_cache_ttl ≤ cache_ttl;
 // enums as listed; header names are valid tokens (any case; Policies
 // lower-cases them) and profile_header is none of the identity headers;
 // cookie names are valid tokens; a __Host- cookie is secure, has path / and

@@ -68,6 +68,15 @@ func (c Config) validateServer(p *problems) {
 		p.add("lookup_timeout", "must be below envoy_timeout (%s), got %s, or Envoy gives up before the service can answer 503", c.EnvoyTimeout, c.LookupTimeout)
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
+	if c.CacheSize < 0 {
+		p.add("cache_size", "must be 0 (off) or more, got %d", c.CacheSize)
+	}
+	positive(p, "cache_ttl", c.CacheTTL)
+	if c.NegativeCacheTTL < 0 {
+		p.add("negative_cache_ttl", "must be 0 (off) or a positive duration, got %s", c.NegativeCacheTTL)
+	} else if c.CacheTTL > 0 && c.NegativeCacheTTL > c.CacheTTL {
+		p.add("negative_cache_ttl", "must not exceed cache_ttl (%s), got %s", c.CacheTTL, c.NegativeCacheTTL)
+	}
 	c.validateAdmin(p)
 	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(p, "log.format", c.Log.Format, "json", "text")
