@@ -41,6 +41,10 @@ lint: ## gofmt, go vet, staticcheck and govulncheck (tools installed on demand)
 fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 	scripts/fuzz.sh $(FUZZTIME)
 
+.PHONY: generate
+generate: ## Regenerate the checked-in Go code of proto/ (protoc from Debian, pinned plugins)
+	scripts/generate.sh
+
 .PHONY: clean
 clean: ## Remove build output
 	rm -rf bin

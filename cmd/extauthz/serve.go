@@ -204,13 +204,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		grpcLn.Close()
 		return fmt.Errorf("http_addr: %w", err)
 	}
+	adminSrv, err := svc.newAdminServer(ctx) // nil when admin_addr is empty (adminserver.go)
+	if err != nil {
+		grpcLn.Close()
+		httpLn.Close()
+		return err
+	}
 
 	gs := grpc.NewServer()
 	envoy.Register(gs, envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
 		Observe:            svc.observe("grpc"),
 	}))
-	hs := health.NewServer()
+	hs := newDrainingHealth(health.NewServer()) // ends Watch streams on drain (health.go)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	authService := authv3.Authorization_ServiceDesc.ServiceName
@@ -223,7 +229,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 
 	log.Info("serving",
-		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpLn.Addr().String(),
+		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpLn.Addr().String(), "admin_addr", adminSrv.Addr(),
 		"apps", svc.engine.Apps(), "version", version, "database", svc.stores.pool != nil)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -239,6 +245,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return nil
 	})
+	g.Go(adminSrv.Serve)
 	if svc.stores.pool != nil {
 		g.Go(func() error { svc.collectGarbage(gctx); return nil })
 	}
@@ -257,6 +264,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Warn("shutdown timeout: closing remaining gRPC streams")
 			gs.Stop()
 		}
+		adminSrv.Stop(time.Second)
 		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		return httpSrv.Shutdown(hctx)
