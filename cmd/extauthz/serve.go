@@ -71,6 +71,7 @@ type service struct {
 	dlog    *decisionlog.Logger
 	ops     *ops.Server
 	closers []func()
+	caches  *caches // cache.go
 }
 
 // newService wires stores, caches, metrics and the decision engine.
@@ -86,6 +87,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		names[i] = p.App
 	}
 	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true})
+	s.caches = newCaches(cfg, st, s.metrics, log)
 
 	apps := make([]authz.App, 0, len(policies))
 	for _, p := range policies {
@@ -98,8 +100,8 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 	}
 	s.engine, err = authz.New(authz.Config{
 		Apps:          apps,
-		Sessions:      metrics.Sessions{Next: st.sessions, M: s.metrics},
-		Tokens:        metrics.Tokens{Next: st.tokens, M: s.metrics},
+		Sessions:      s.caches.sessions(metrics.Sessions{Next: st.sessions, M: s.metrics}),
+		Tokens:        s.caches.tokens(metrics.Tokens{Next: st.tokens, M: s.metrics}),
 		LookupTimeout: cfg.LookupTimeout,
 	})
 	if err != nil {
@@ -127,6 +129,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 			ops.Check{Name: "migrations", Fn: func(ctx context.Context) error { return migrations.Check(ctx, pool) }},
 		)
 	}
+	checks = append(checks, s.caches.checks()...)
 	s.ops = ops.New(s.reg, checks...)
 	return s, nil
 }
@@ -136,7 +139,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 func (s *service) profileSource(_ context.Context, app string) (authz.ProfileSource, error) {
 	src := s.cfg.AppSource(app)
 	if src.Kind != config.SourceSQL {
-		return metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}, nil
+		return s.caches.profiles(metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}), nil
 	}
 	timeout := src.Timeout
 	if timeout <= 0 {
@@ -249,6 +252,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if svc.stores.pool != nil {
 		g.Go(func() error { svc.collectGarbage(gctx); return nil })
 	}
+	svc.caches.run(gctx, g)
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cache"
+	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/pkg/metrics"
+	"github.com/extauthz/extauthz/pkg/ops"
+	"github.com/extauthz/extauthz/pkg/store/notify"
+)
+
+// caches are the in-process caches of the built-in stores and the change
+// feed that invalidates them. They sit outside the metrics decorators, so
+// store metrics count only trips that reached the store.
+//
+// Only PostgreSQL stores are cached: the in-memory store is memory already
+// (and is written in-process, where no change feed would see it). An app's
+// own SQL profile source is not cached either: its database publishes no
+// change feed, so a cache would delay a block there by up to cache_ttl.
+type caches struct {
+	on       bool
+	opts     func(name string) cache.Options
+	prof     *cache.Profiles
+	sess     *cache.Sessions
+	tok      *cache.Tokens
+	listener *cache.Listener // nil without a change feed
+}
+
+// newCaches prepares the caches cfg asks for; the wrapping happens as
+// newService asks for each store.
+func newCaches(cfg config.Config, st *stores, m *metrics.Metrics, log *slog.Logger) *caches {
+	c := &caches{on: st.pool != nil && cfg.CacheSize > 0}
+	if !c.on {
+		return c
+	}
+	neg := cfg.NegativeCacheTTL
+	if neg == 0 {
+		neg = -1 // cache.Options: < 0 is off
+	}
+	c.opts = func(name string) cache.Options {
+		return cache.Options{
+			Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: neg,
+			Hits: m.CacheHits.WithLabelValues(name), Misses: m.CacheMisses.WithLabelValues(name),
+		}
+	}
+	if cfg.ChangeFeed {
+		c.listener = cache.NewListener(cache.ListenerConfig{
+			DatabaseURL: cfg.DatabaseURL,
+			Caches:      []cache.Invalidator{c},
+			Log:         log.With("component", "change_feed"),
+			Up:          m.ListenerUp,
+			Lag:         m.InvalidationLag,
+		})
+	} else {
+		log.Warn("change_feed is off: changes made elsewhere reach this replica's caches only within cache_ttl",
+			"cache_ttl", cfg.CacheTTL)
+	}
+	return c
+}
+
+// profiles caches the built-in profile source (one cache shared by every
+// app that uses it).
+func (c *caches) profiles(next authz.ProfileSource) authz.ProfileSource {
+	if !c.on {
+		return next
+	}
+	if c.prof == nil {
+		c.prof = cache.NewProfiles(next, c.opts("profiles"))
+	}
+	return c.prof
+}
+
+// sessions caches the session store.
+func (c *caches) sessions(next authz.SessionStore) authz.SessionStore {
+	if !c.on {
+		return next
+	}
+	c.sess = cache.NewSessions(next, c.opts("sessions"))
+	return c.sess
+}
+
+// tokens caches the access token store.
+func (c *caches) tokens(next authz.AccessTokenStore) authz.AccessTokenStore {
+	if !c.on {
+		return next
+	}
+	c.tok = cache.NewTokens(next, c.opts("tokens"))
+	return c.tok
+}
+
+// Invalidate implements cache.Invalidator for the listener.
+func (c *caches) Invalidate(ev notify.Event) {
+	for _, x := range c.each() {
+		x.Invalidate(ev)
+	}
+}
+
+// Purge implements cache.Invalidator for the listener.
+func (c *caches) Purge() {
+	for _, x := range c.each() {
+		x.Purge()
+	}
+}
+
+func (c *caches) each() []cache.Invalidator {
+	var out []cache.Invalidator
+	if c.prof != nil {
+		out = append(out, c.prof)
+	}
+	if c.sess != nil {
+		out = append(out, c.sess)
+	}
+	if c.tok != nil {
+		out = append(out, c.tok)
+	}
+	return out
+}
+
+// checks are the readiness checks of the caches: the change feed, reported
+// but optional (without it the caches fall back to their TTL).
+func (c *caches) checks() []ops.Check {
+	if c.listener == nil {
+		return nil
+	}
+	return []ops.Check{{Name: "change_feed", Fn: c.listener.Ready, Optional: true}}
+}
+
+// run starts the change feed in g until ctx ends.
+func (c *caches) run(ctx context.Context, g *errgroup.Group) {
+	if c.listener != nil {
+		g.Go(func() error { return c.listener.Run(ctx) })
+	}
+}
