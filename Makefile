@@ -37,6 +37,11 @@ lint: ## gofmt, go vet, staticcheck and govulncheck (tools installed on demand)
 	scripts/tool.sh staticcheck ./...
 	scripts/tool.sh govulncheck ./...
 
+.PHONY: e2e
+e2e: ## End-to-end: real nginx, oauth2-proxy, mock IdP, PostgreSQL, headless Chromium (installs them)
+	scripts/deps.sh
+	$(GO) test -count=1 -timeout 15m ./test/e2e/...
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 	scripts/fuzz.sh $(FUZZTIME)
