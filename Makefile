@@ -42,6 +42,10 @@ e2e: ## End-to-end: real nginx, oauth2-proxy, mock IdP, PostgreSQL, headless Chr
 	scripts/deps.sh
 	$(GO) test -count=1 -timeout 15m ./test/e2e/...
 
+.PHONY: chaos
+chaos: ## Fault injection under load (real binary, real PostgreSQL); prints the figures table
+	CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 15m -run TestChaos ./test/chaos
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 	scripts/fuzz.sh $(FUZZTIME)
@@ -49,6 +53,18 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 .PHONY: generate
 generate: ## Regenerate the checked-in Go code of proto/ (protoc from Debian, pinned plugins)
 	scripts/generate.sh
+
+.PHONY: bench
+bench: ## Load benchmark vs a do-nothing ext_authz server (throw-away PostgreSQL); --smoke via BENCH_ARGS
+	scripts/bench.sh $(BENCH_ARGS)
+
+.PHONY: deploy-check
+deploy-check: ## Render deploy/k8s with kustomize, validate it offline with kubeconform; Envoy configs, Dockerfile build line
+	scripts/deploy-check.sh
+
+.PHONY: ops-check
+ops-check: ## Black-box operator tests (test/ops), the scrape also checked by a pinned promtool
+	EXTAUTHZ_PROMTOOL=$$(scripts/tool.sh --path promtool) $(GO) test -count=1 ./test/ops/
 
 .PHONY: clean
 clean: ## Remove build output
