@@ -111,7 +111,9 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	s.dlog = decisionlog.New(log, decisionlog.Options{
-		Level:   slog.LevelInfo,
+		// Allows at debug, denials at info: every request pays for a line
+		// only when the operator asks (log.level: debug, log.decision_sample).
+		Level:   slog.LevelDebug,
 		Sample:  cfg.Log.DecisionSample,
 		Emails:  cfg.Log.LogEmails,
 		HashKey: key,
