@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# make bench: drive extauthz and a do-nothing ext_authz server (the floor)
+# over loopback gRPC in one run, against a throw-away PostgreSQL, and print
+# the table (req/s, p50, p99, allocations, ratio to the floor), the paced
+# comparison at half the steady-state peak, and throughput/RSS with 10k,
+# 100k and 1M live sessions; then the Go micro-benchmarks of the hot path.
+#
+# Usage: scripts/bench.sh [--smoke] [--out FILE]
+#   --smoke     every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
+#   --out FILE  also write the report (markdown, with the machine) to FILE
+# Environment: BENCH_DURATION (default 5s), BENCH_CONCURRENCY (default 32).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=false
+out=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=true ;;
+    --out) out=$2; shift ;;
+    *) echo "usage: $0 [--smoke] [--out FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+machine() {
+  echo "Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'),"\
+    "$(awk '/MemTotal/ {printf "%.0f GiB RAM", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-),"\
+    "PostgreSQL $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | sort -V | tail -1 | xargs -r basename || echo '?')."
+}
+
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+args=(-bench.out "$report" -bench.duration "${BENCH_DURATION:-5s}" -bench.concurrency "${BENCH_CONCURRENCY:-32}")
+$smoke && args+=(-bench.smoke)
+
+machine
+# The load run (skipped by plain `go test` unless EXTAUTHZ_BENCH is set).
+EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^TestBench$' -v ./test/bench/ -args "${args[@]}" \
+  | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS' -e '^ok '
+
+benchtime=1s
+$smoke && benchtime=100ms
+micro=$(go test -run '^$' -bench 'Hit|CheckSteadyState' -benchtime "$benchtime" -benchmem ./pkg/cache/ ./pkg/envoy/ \
+  | grep -E '^Benchmark')
+printf '## Go benchmarks of the hot path\n\n```\n%s\n```\n' "$micro"
+
+if [ -n "$out" ]; then
+  { echo "$(machine)"; echo; cat "$report"; printf '## Go benchmarks of the hot path\n\n```\n%s\n```\n' "$micro"; } > "$out"
+  echo "report written to $out"
+fi

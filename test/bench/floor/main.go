@@ -1,0 +1,67 @@
+// Command floor is the do-nothing ext_authz server extauthz is measured
+// against: every Check is allowed at once, with no parsing, no lookups and
+// no headers. It also serves its malloc count (GET /mallocs) so that the
+// benchmark can report allocations per request for the floor too.
+//
+// Usage: floor -grpc 127.0.0.1:PORT -http 127.0.0.1:PORT
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+)
+
+type allow struct {
+	authv3.UnimplementedAuthorizationServer
+}
+
+var ok = &authv3.CheckResponse{Status: &status.Status{}}
+
+func (allow) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return ok, nil
+}
+
+func main() {
+	grpcAddr := flag.String("grpc", "127.0.0.1:0", "gRPC listen address")
+	httpAddr := flag.String("http", "127.0.0.1:0", "HTTP listen address for /mallocs")
+	flag.Parse()
+	ln, err := net.Listen("tcp", *grpcAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	hl, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	gs := grpc.NewServer()
+	authv3.RegisterAuthorizationServer(gs, allow{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /mallocs", func(w http.ResponseWriter, _ *http.Request) {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		fmt.Fprintln(w, m.Mallocs)
+	})
+	go func() { _ = http.Serve(hl, mux) }()
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+		<-sig
+		gs.Stop()
+	}()
+	fmt.Printf("ready grpc=%s http=%s\n", ln.Addr(), hl.Addr())
+	if err := gs.Serve(ln); err != nil {
+		log.Fatal(err)
+	}
+}

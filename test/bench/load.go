@@ -1,0 +1,189 @@
+// Package bench drives extauthz and a do-nothing ext_authz server (the
+// floor, ./floor) over loopback gRPC in one run and reports the ratio. The
+// driver is TestBench (load_test.go), run by scripts/bench.sh (make bench);
+// it is skipped unless EXTAUTHZ_BENCH is set, so `go test ./...` stays fast.
+package bench
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+
+	"github.com/extauthz/extauthz/test/harness"
+)
+
+// token is the deterministic session token of label: the same text the SQL
+// seed computes ('v1.' || base64url(sha256(label)) without padding), so the
+// benchmark can insert a million sessions in SQL and still present them.
+func token(label string) string {
+	sum := sha256.Sum256([]byte(label))
+	return "v1." + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// tokenSQL is token() in SQL, for generate_series over 'prefix' || g.
+const tokenSQL = `'v1.' || rtrim(translate(encode(sha256(convert_to(%s, 'UTF8')), 'base64'), '+/', '-_'), '=')`
+
+func userEmail(k int) string { return "user" + strconv.Itoa(k) + "@bench.example" }
+
+// request is a browser request as Envoy presents it: the usual headers plus
+// the SSO proxy's identity headers and the cookie.
+func request(email, cookie string) *authv3.CheckRequest {
+	h := map[string]string{
+		"user-agent":        "Mozilla/5.0 (X11; Linux x86_64) bench",
+		"accept":            "text/html,application/xhtml+xml",
+		"accept-language":   "en",
+		"x-forwarded-proto": "https",
+		"x-forwarded-for":   "10.0.0.1",
+		"x-request-id":      "7f0c2a4e-bench",
+	}
+	if email != "" {
+		h["x-auth-request-email"] = email
+		h["x-auth-request-user"] = email
+	}
+	r := harness.Request{Path: "/projects/42", Headers: h, Cookie: cookie}
+	return r.Envoy()
+}
+
+// result is one measured run.
+type result struct {
+	name     string
+	requests int
+	errors   int
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+	reasons  map[string]int
+}
+
+func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r result) pct(p float64) time.Duration {
+	if len(r.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(r.lat)-1) * p)
+	return r.lat[i]
+}
+
+// mainReason is the most frequent reason code (and its share).
+func (r result) mainReason() string {
+	best, n := "", 0
+	for k, v := range r.reasons {
+		if v > n {
+			best, n = k, v
+		}
+	}
+	if best == "" {
+		best = "-"
+	}
+	if r.requests == 0 {
+		return best
+	}
+	return fmt.Sprintf("%s %.0f%%", best, 100*float64(n)/float64(r.requests))
+}
+
+// load describes one run: closed loop (rate 0: every worker sends as soon
+// as its last answer arrived) or paced (rate req/s in total, latency
+// measured from the scheduled send time so queueing counts).
+type load struct {
+	conns       []*grpc.ClientConn
+	concurrency int
+	duration    time.Duration
+	limit       int     // stop after this many requests (0: duration only)
+	rate        float64 // req/s; 0 = closed loop
+	next        func(i uint64) *authv3.CheckRequest
+}
+
+func (l load) run(ctx context.Context, name string) result {
+	var (
+		counter atomic.Uint64
+		mu      sync.Mutex
+		res     = result{name: name, reasons: map[string]int{}}
+		wg      sync.WaitGroup
+	)
+	start := time.Now()
+	end := start.Add(l.duration)
+	for w := range l.concurrency {
+		client := authv3.NewAuthorizationClient(l.conns[w%len(l.conns)])
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 1<<14)
+			reasons := map[string]int{}
+			errs := 0
+			for k := 0; ; k++ {
+				var sched time.Time
+				if l.rate > 0 {
+					sched = start.Add(time.Duration(float64(k*l.concurrency+w) / l.rate * float64(time.Second)))
+					if d := time.Until(sched); d > 0 {
+						time.Sleep(d)
+					}
+				}
+				now := time.Now()
+				if now.After(end) {
+					break
+				}
+				i := counter.Add(1) - 1
+				if l.limit > 0 && int(i) >= l.limit {
+					break
+				}
+				if l.rate == 0 {
+					sched = now
+				}
+				resp, err := client.Check(ctx, l.next(i))
+				lat = append(lat, time.Since(sched))
+				if err != nil {
+					errs++
+					continue
+				}
+				reasons[reasonOf(resp)]++
+			}
+			mu.Lock()
+			res.lat = append(res.lat, lat...)
+			res.errors += errs
+			for k, v := range reasons {
+				res.reasons[k] += v
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	if res.elapsed > l.duration && l.duration > 0 {
+		res.elapsed = l.duration
+	}
+	res.requests = len(res.lat)
+	slices.Sort(res.lat)
+	return res
+}
+
+func reasonOf(r *authv3.CheckResponse) string {
+	hs := r.GetDeniedResponse().GetHeaders()
+	if codes.Code(r.GetStatus().GetCode()) == codes.OK {
+		hs = r.GetOkResponse().GetResponseHeadersToAdd()
+	}
+	for _, h := range hs {
+		if h.GetHeader().GetKey() == "x-extauthz-reason" {
+			return h.GetHeader().GetValue()
+		}
+	}
+	return "ok"
+}
+
+// sortedKeys is for deterministic output.
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,331 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/extauthz/extauthz/internal/pgtest"
+	"github.com/extauthz/extauthz/test/harness"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var (
+	smoke       = flag.Bool("bench.smoke", false, "a short run for CI: every scenario briefly, 10k sessions only")
+	duration    = flag.Duration("bench.duration", 5*time.Second, "length of each measured scenario")
+	concurrency = flag.Int("bench.concurrency", 32, "concurrent requests in flight (both servers)")
+	out         = flag.String("bench.out", "", "also write the report (markdown) to this file")
+)
+
+const users = 1000 // profiles user0..user999@bench.example
+
+func TestBench(t *testing.T) {
+	if os.Getenv("EXTAUTHZ_BENCH") == "" {
+		t.Skip("set EXTAUTHZ_BENCH=1 (make bench) to run the load benchmark")
+	}
+	ctx := t.Context()
+	d := *duration
+	tiers := []int{10_000, 100_000, 1_000_000}
+	switchSessions := 100_000
+	if *smoke {
+		d = 500 * time.Millisecond
+		tiers = []int{10_000}
+		switchSessions = 20_000
+	}
+	var rep strings.Builder
+	report := func(format string, args ...any) {
+		fmt.Fprintf(&rep, format, args...)
+		fmt.Printf(format, args...)
+	}
+
+	// A throw-away PostgreSQL with 1000 profiles and the sessions the
+	// scenarios present.
+	dbURL := pgtest.URL(t)
+	harness.CLI(t, []string{"EXTAUTHZ_DATABASE_URL=" + dbURL}, "migrate")
+	pool := pgtest.PoolFor(t, dbURL)
+	exec1(t, pool, `INSERT INTO extauthz_profiles (email) SELECT 'user' || g || '@bench.example' FROM generate_series(0, $1 - 1) g`, users)
+	seeded := 0
+	seed := func(n int) {
+		t.Helper()
+		if n <= seeded {
+			return
+		}
+		start := time.Now()
+		seedSessions(t, pool, "bench-", seeded, n)
+		t.Logf("seeded sessions %d..%d in %s", seeded, n, time.Since(start).Round(time.Millisecond))
+		seeded = n
+	}
+	seed(tiers[0])
+	seedSessions(t, pool, "switch-", 0, switchSessions)
+	exec1(t, pool, `VACUUM ANALYZE`)
+
+	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn"}})
+	floorGRPC, floorHTTP := startFloor(t)
+
+	conns := func(addr string) []*grpc.ClientConn {
+		var cs []*grpc.ClientConn
+		for range 4 {
+			c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			cs = append(cs, c)
+		}
+		return cs
+	}
+	ext, floor := conns(svc.GRPCAddr), conns(floorGRPC)
+
+	// The steady-state requests: user k with its live session bench-k.
+	steady := make([]*authv3.CheckRequest, users)
+	for k := range users {
+		steady[k] = request(userEmail(k), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+	}
+	steadyNext := func(i uint64) *authv3.CheckRequest { return steady[i%users] }
+	base := load{concurrency: *concurrency, duration: d}
+	with := func(conns []*grpc.ClientConn, next func(uint64) *authv3.CheckRequest) load {
+		l := base
+		l.conns, l.next = conns, next
+		return l
+	}
+
+	// Warm both servers (connections, caches) before measuring.
+	warm := with(ext, steadyNext)
+	warm.duration = max(d/2, 500*time.Millisecond)
+	warm.run(ctx, "warm")
+	warmFloor := with(floor, steadyNext)
+	warmFloor.duration = warm.duration
+	warmFloor.run(ctx, "warm")
+
+	type row struct {
+		r      result
+		allocs float64
+		trips  float64
+	}
+	measure := func(name string, l load) row {
+		t.Helper()
+		m0 := scrape(t, svc)
+		r := l.run(ctx, name)
+		m1 := scrape(t, svc)
+		if r.errors > 0 {
+			t.Errorf("%s: %d gRPC errors", name, r.errors)
+		}
+		n := float64(max(r.requests, 1))
+		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / n, trips: (m1.trips - m0.trips) / n}
+	}
+	f0 := floorMallocs(t, floorHTTP)
+	fl := with(floor, steadyNext).run(ctx, "floor")
+	floorAllocs := (floorMallocs(t, floorHTTP) - f0) / float64(max(fl.requests, 1))
+
+	rows := []row{measure("steady state (cache hit)", with(ext, steadyNext))}
+	rows = append(rows, measure("first visit (re-key: 1 insert)", with(ext, func(i uint64) *authv3.CheckRequest {
+		return request(userEmail(int(i%users)), "")
+	})))
+	rows = append(rows, measure("identity switch (flush + re-key)", with(ext, func(i uint64) *authv3.CheckRequest {
+		owner := int(i) % users // switch-i belongs to user i%1000 (seedSessions)
+		return request(userEmail((owner+1)%users), "extauthz_session="+token("switch-"+strconv.Itoa(int(i))))
+	})))
+	rows = append(rows, measure("unknown email (distinct)", with(ext, func(i uint64) *authv3.CheckRequest {
+		return request("nobody"+strconv.FormatUint(i, 10)+"@bench.example", "")
+	})))
+	garbage := request("", "extauthz_session=%%garbage%%; other=1")
+	rows = append(rows, measure("garbage cookie, no identity", with(ext, func(uint64) *authv3.CheckRequest { return garbage })))
+
+	report("## Closed loop, concurrency %d, %s per scenario\n\n", *concurrency, d)
+	report("| scenario | req/s | p50 | p99 | allocs/req (server) | store trips/req | ratio to floor | reason |\n")
+	report("|---|---:|---:|---:|---:|---:|---:|---|\n")
+	report("| floor: do-nothing ext_authz | %.0f | %s | %s | %.0f | - | 1.00 | - |\n", fl.rps(), us(fl.pct(.5)), us(fl.pct(.99)), floorAllocs)
+	for _, x := range rows {
+		report("| %s | %.0f | %s | %s | %.0f | %.3f | %.2f | %s |\n", x.r.name, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)),
+			x.allocs, x.trips, x.r.rps()/fl.rps(), x.r.mainReason())
+	}
+	st := rows[0]
+	report("\nSteady state: %d requests, %d store queries (extauthz_store_query_duration_seconds_count delta); throughput %.2f× the floor.\n\n",
+		st.r.requests, int(st.trips*float64(st.r.requests)+0.5), st.r.rps()/fl.rps())
+	if st.trips != 0 {
+		t.Errorf("steady state reached the store: %.4f trips per request", st.trips)
+	}
+	if st.r.mainReason() != "session_match 100%" {
+		t.Errorf("steady state answered %v, want session_match only", st.r.reasons)
+	}
+
+	// Paced at half of the steady-state peak, both servers at one rate.
+	rate := st.r.rps() / 2
+	paced := func(conns []*grpc.ClientConn) load {
+		l := with(conns, steadyNext)
+		l.rate = rate
+		return l
+	}
+	pf := paced(floor).run(ctx, "floor")
+	pe := paced(ext).run(ctx, "extauthz")
+	report("## Paced at half the steady-state peak (%.0f req/s), latency from the scheduled send time\n\n", rate)
+	report("| server | req/s | p50 | p99 | p99.9 |\n|---|---:|---:|---:|---:|\n")
+	for _, r := range []result{pf, pe} {
+		report("| %s | %.0f | %s | %s | %s |\n", r.name, r.rps(), us(r.pct(.5)), us(r.pct(.99)), us(r.pct(.999)))
+	}
+	report("\nAdded by extauthz: p50 %s, p99 %s.\n\n", sus(pe.pct(.5)-pf.pct(.5)), sus(pe.pct(.99)-pf.pct(.99)))
+
+	// Distinct live sessions: every request presents a random one of n.
+	report("## Distinct live sessions (cache_size 100000 per cache), uniform random choice, %s each\n\n", d)
+	report("| live sessions | req/s | p50 | p99 | store trips/req | RSS after |\n|---:|---:|---:|---:|---:|---:|\n")
+	for _, n := range tiers {
+		seed(n)
+		exec1(t, pool, `ANALYZE extauthz_sessions`)
+		next := func(i uint64) *authv3.CheckRequest {
+			k := rand.IntN(n)
+			return request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+		}
+		// Warm: touch up to a cache's worth of them once.
+		w := with(ext, func(i uint64) *authv3.CheckRequest {
+			k := int(i)
+			return request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+		})
+		w.duration, w.limit = 10*time.Minute, min(n, 100_000)
+		w.run(ctx, "warm")
+		x := measure(strconv.Itoa(n), with(ext, next))
+		report("| %d | %.0f | %s | %s | %.3f | %d MiB |\n", n, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)), x.trips, rssKiB(t, svc.PID())/1024)
+	}
+	report("\n")
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(rep.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+func sus(d time.Duration) string {
+	return fmt.Sprintf("%+.0f µs", float64(d)/float64(time.Microsecond))
+}
+
+func exec1(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := pool.Exec(ctx, sql, args...); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// seedSessions inserts live sessions prefix||from .. prefix||to-1 in one
+// statement; session i belongs to user i%1000. The token text is computed
+// in SQL exactly as token() does.
+func seedSessions(t *testing.T, pool *pgxpool.Pool, prefix string, from, to int) {
+	t.Helper()
+	tok := fmt.Sprintf(tokenSQL, "$1 || g")
+	exec1(t, pool, `WITH p AS (
+			SELECT id, email, (regexp_match(email, '^user(\d+)@'))[1]::int AS k FROM extauthz_profiles WHERE email LIKE 'user%@bench.example')
+		INSERT INTO extauthz_sessions (token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at)
+		SELECT sha256(convert_to(`+tok+`, 'UTF8')), p.id, 'email:' || p.email, p.email, 'default', now(), now(), now() + interval '1 day'
+		FROM generate_series($2::int, $3::int - 1) g JOIN p ON p.k = g % `+strconv.Itoa(users),
+		prefix, from, to)
+}
+
+// startFloor builds and runs the do-nothing server; it returns its gRPC and
+// HTTP addresses. The process is killed (by its PID) in t's cleanup.
+func startFloor(t *testing.T) (string, string) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "floor")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "floor"
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the floor: %v\n%s", err, b)
+	}
+	cmd := exec.Command(bin, "-grpc", "127.0.0.1:0", "-http", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("floor: %v", err)
+	}
+	var g, h string
+	if _, err := fmt.Sscanf(strings.TrimSpace(line), "ready grpc=%s http=%s", &g, &h); err != nil {
+		t.Fatalf("floor said %q: %v", line, err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return g, h
+}
+
+func floorMallocs(t *testing.T, addr string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/mallocs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+type sample struct{ mallocs, trips float64 }
+
+// scrape reads the server's malloc count and its store round trips from
+// /metrics.
+func scrape(t *testing.T, svc *harness.Service) sample {
+	t.Helper()
+	code, body, err := svc.Get("/metrics")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	var s sample
+	for line := range strings.Lines(body) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, "go_memstats_mallocs_total "):
+			s.mallocs = v
+		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_count{"):
+			s.trips += v
+		}
+	}
+	return s
+}
+
+func rssKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	return 0
+}
+
