@@ -328,4 +328,3 @@ func rssKiB(t *testing.T, pid int) int {
 	}
 	return 0
 }
-
