@@ -22,7 +22,8 @@ run: build ## Run the service on the in-memory store (no database needed)
 	$(BIN) serve --config deploy/examples/quickstart.yaml
 
 .PHONY: test
-test: ## Vet and run every test (starts a throw-away PostgreSQL)
+test: ## Vet and run every test (installs PostgreSQL/nginx/Chromium when missing; starts its own servers)
+	scripts/deps.sh all
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 

@@ -4,11 +4,16 @@
 # and Chromium for the real-browser test. Idempotent; needs root (or sudo)
 # only when something is actually missing.
 # proto: protoc and the well-known .proto files for `make generate`.
-# Usage: scripts/deps.sh [e2e|browser|proto|all]   (default: all)
+# db: PostgreSQL server binaries (initdb, postgres) for the throw-away test
+# clusters (the tests never use the cluster the package may create).
+# Usage: scripts/deps.sh [db|e2e|browser|proto|all]   (default: all)
 set -euo pipefail
 what=${1:-all}
 
 need=()
+if [ "$what" = db ] || [ "$what" = all ]; then
+  command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+fi
 if [ "$what" = e2e ] || [ "$what" = all ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 fi
