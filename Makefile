@@ -4,7 +4,6 @@ GO ?= go
 BIN := bin/extauthz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-TOOLS := $(CURDIR)/.cache/tools
 FUZZTIME ?= 20s
 
 .DEFAULT_GOAL := help

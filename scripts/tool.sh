@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs a pinned Go tool, installing it into .cache/tools on first use.
+# Runs a pinned Go tool, installing it into the per-user cache (~/.cache/extauthz/tools) on first use.
 # Usage: scripts/tool.sh NAME [ARGS...]
 #        scripts/tool.sh --path NAME   (install, then print the binary's path)
 set -euo pipefail
@@ -22,7 +22,9 @@ case "$name" in
   protoc-gen-go-grpc) pkg=google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.0 ;;
   *) echo "tool.sh: unknown tool $name" >&2; exit 2 ;;
 esac
-dir="$PWD/.cache/tools/${pkg##*@}"
+# Cached per user, outside the checkout, so fresh clones (CI) reuse it.
+cache="${EXTAUTHZ_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/extauthz/tools}"
+dir="$cache/$name/${pkg##*@}"
 bin="$dir/$name"
 if [ ! -x "$bin" ]; then
   echo "installing $pkg" >&2

@@ -65,7 +65,7 @@ var (
 )
 
 // requireTools installs what the suite runs (nginx from Debian packages,
-// oauth2-proxy into .cache/tools) and fails the test, never skips it, when
+// oauth2-proxy into the per-user tool cache) and fails the test, never skips it, when
 // that is impossible.
 func requireTools(t *testing.T) {
 	t.Helper()
