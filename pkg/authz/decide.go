@@ -91,13 +91,12 @@ func (t *turn) decide(ctx context.Context) Decision {
 		return t.flushDeny(ctx, 403, r)
 	}
 
-	key := id.Key(p.IdentityKey)
 	// Row 11: steady state.
-	if t.state == sessLive && t.sess.IdentityKey == key && t.sess.ProfileID == prof.ID {
+	if t.state == sessLive && t.sess.ProfileID == prof.ID && id.HasKey(p.IdentityKey, t.sess.IdentityKey) {
 		return t.steady(ctx, ReasonSessionMatch, prof.ID)
 	}
 	// Row 12: bind the browser to this person.
-	return t.rekey(ctx, id, key, prof)
+	return t.rekey(ctx, id, id.Key(p.IdentityKey), prof)
 }
 
 // profileDenied reports whether a profile may not be used, and why.

@@ -45,6 +45,17 @@ func (id Identity) Key(kind IdentityKeyKind) string {
 	return "email:" + id.Email
 }
 
+// HasKey reports whether key is id's identity key, without building it
+// (the steady state compares on every request).
+func (id Identity) HasKey(kind IdentityKeyKind, key string) bool {
+	if kind == KeyUser && id.UserID != "" {
+		rest, ok := strings.CutPrefix(key, "user:")
+		return ok && rest == id.UserID
+	}
+	rest, ok := strings.CutPrefix(key, "email:")
+	return ok && rest == id.Email
+}
+
 // ParseIdentity extracts and normalises the asserted identity from the
 // request headers according to the policy. It returns an error wrapping
 // ErrIdentityMalformed, ErrIdentityAmbiguous or ErrNoEmailDomain.

@@ -18,7 +18,11 @@ const maxCookies = 256
 // skips pairs with no "=" or an empty or invalid name. Order is preserved;
 // duplicates are kept (callers decide what a duplicate means).
 func Parse(headers ...string) []Cookie {
-	var out []Cookie
+	n := 0
+	for _, h := range headers {
+		n += strings.Count(h, ";") + strings.Count(h, ",") + 1
+	}
+	out := make([]Cookie, 0, min(n, maxCookies))
 	for _, h := range headers {
 		for len(h) > 0 && len(out) < maxCookies {
 			var part string
@@ -69,7 +73,12 @@ func Has(cookies []Cookie, name string) bool {
 // Format renders pairs back into a Cookie request header, leaving out every
 // pair whose name drop reports true. It returns "" when nothing is left.
 func Format(cookies []Cookie, drop func(name string) bool) string {
+	size := 0
+	for _, c := range cookies {
+		size += len(c.Name) + len(c.Value) + 3
+	}
 	var b strings.Builder
+	b.Grow(size)
 	for _, c := range cookies {
 		if drop != nil && drop(c.Name) {
 			continue
