@@ -121,15 +121,19 @@ func (e *Engine) Apps() []string {
 	return names
 }
 
-// Reject builds a denial that a front end decides on its own, before the
-// table runs (a request too large to parse, say), shaped exactly like the
-// engine's denials for app: cache-control, reason header, JSON body.
-func (e *Engine) Reject(app string, status int, reason Reason) Decision {
-	p, ok := e.Policy(app)
-	if !ok {
-		p = Policy{App: app, ReasonHeader: "x-extauthz-reason", RetryAfter: 2 * time.Second}
+// DefaultReasonHeader carries the reason code unless an app names another.
+const DefaultReasonHeader = "x-extauthz-reason"
+
+// Denial builds a deny decision without an engine, shaped like the
+// engine's (cache-control, JSON body, content-type, the reason in
+// reasonHeader when non-empty). Front ends use it when a decision cannot be
+// rendered at all and they must fail closed on their own.
+func Denial(app string, status int, reason Reason, reasonHeader string) Decision {
+	if app == "" {
+		app = DefaultApp
 	}
-	t := turn{e: e, p: &p, in: &Input{}, now: e.now()}
+	p := Policy{App: app, ReasonHeader: reasonHeader, RetryAfter: 2 * time.Second}
+	t := turn{p: &p, in: &Input{}}
 	return t.deny(status, reason)
 }
 
@@ -145,7 +149,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 	if !ok {
 		// A route naming an app we do not know is a configuration error;
 		// fail closed rather than guess a policy.
-		return e.Reject(name, 503, ReasonMisconfigured)
+		return Denial(name, 503, ReasonMisconfigured, DefaultReasonHeader)
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.lookupTimeout)
 	defer cancel()

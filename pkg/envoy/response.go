@@ -162,27 +162,5 @@ func unsafeDecision(d authz.Decision) authz.Decision {
 			reasonHeader = h.Name
 		}
 	}
-	return denial(d.App, 500, authz.ReasonMisconfigured, reasonHeader)
-}
-
-// denial builds a deny decision of the front end's own, shaped like the
-// engine's (cache-control, content-type, JSON body, reason header).
-func denial(app string, status int, reason authz.Reason, reasonHeader string) authz.Decision {
-	if app == "" {
-		app = authz.DefaultApp
-	}
-	d := authz.Decision{
-		Status: status,
-		Reason: reason,
-		App:    app,
-		Body:   `{"error":"` + string(reason) + `"}`,
-	}
-	d.ResponseHeaders = make([]authz.Header, 0, 3)
-	d.ResponseHeaders = append(d.ResponseHeaders,
-		authz.Header{Name: "cache-control", Value: "no-store"},
-		authz.Header{Name: "content-type", Value: "application/json"})
-	if reasonHeader != "" {
-		d.ResponseHeaders = append(d.ResponseHeaders, authz.Header{Name: reasonHeader, Value: string(reason)})
-	}
-	return d
+	return authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeader)
 }

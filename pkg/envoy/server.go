@@ -59,7 +59,7 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 	var d authz.Decision
 	if err != nil {
 		in = authz.Input{App: appOf(req)}
-		d = denial(in.App, 400, authz.ReasonRequestInvalid, s.reasonHeader(in.App))
+		d = authz.Denial(in.App, 400, authz.ReasonRequestInvalid, s.reasonHeader(in.App))
 	} else {
 		d = s.d.Decide(ctx, in)
 	}

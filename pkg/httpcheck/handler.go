@@ -67,7 +67,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, mode Mode) {
 	var d authz.Decision
 	if err != nil {
 		in = authz.Input{App: in.App}
-		d = denial(in.App, http.StatusBadRequest, authz.ReasonRequestInvalid, h.reasonHeader(in.App))
+		d = authz.Denial(in.App, http.StatusBadRequest, authz.ReasonRequestInvalid, h.reasonHeader(in.App))
 	} else {
 		d = h.d.Decide(ctx, in)
 	}

@@ -221,13 +221,13 @@ func safeValue(s string) bool {
 // unsafeDecision replaces a decision that cannot be rendered with a
 // fail-closed 500, keeping only the reason header name of the original.
 func unsafeDecision(d authz.Decision) authz.Decision {
-	return denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
+	return authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
 }
 
 // tooManyCookies replaces a decision whose Set-Cookie lines do not fit the
 // nginx mapping: losing some would leave the browser half flushed.
 func tooManyCookies(d authz.Decision, limit int) authz.Decision {
-	out := denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
+	out := authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
 	out.Body = `{"error":"misconfigured","detail":"more than ` + strconv.Itoa(limit) +
 		` Set-Cookie lines for nginx: set the app's max_set_cookies to ` + strconv.Itoa(limit) + `"}`
 	return out
@@ -240,26 +240,4 @@ func reasonHeaderOf(d authz.Decision) string {
 		}
 	}
 	return ""
-}
-
-// denial builds a deny decision of the front end's own, shaped like the
-// engine's (cache-control, content-type, JSON body, reason header).
-func denial(app string, status int, reason authz.Reason, reasonHeader string) authz.Decision {
-	if app == "" {
-		app = authz.DefaultApp
-	}
-	d := authz.Decision{
-		Status: status,
-		Reason: reason,
-		App:    app,
-		Body:   `{"error":"` + string(reason) + `"}`,
-	}
-	d.ResponseHeaders = []authz.Header{
-		{Name: "cache-control", Value: "no-store"},
-		{Name: "content-type", Value: "application/json"},
-	}
-	if reasonHeader != "" {
-		d.ResponseHeaders = append(d.ResponseHeaders, authz.Header{Name: reasonHeader, Value: string(reason)})
-	}
-	return d
 }
