@@ -20,7 +20,8 @@ gvc=$(scripts/tool.sh --path govulncheck)
 
 if curl -sfI --max-time 5 https://vuln.go.dev/index/db.json.gz >/dev/null 2>&1; then
   echo "govulncheck: online database (vuln.go.dev)"
-  exec "$gvc" "$@"
+  "$gvc" -json "$@" | go run ./scripts/vulngate
+  exit
 fi
 
 why="vuln.go.dev unreachable"
@@ -49,4 +50,4 @@ if [ ! -f "$db/index/db.json" ]; then
   mv "$db.tmp" "$db"
 fi
 echo "govulncheck: $why; local database from golang.org/x/vulndb@$ver ($(ls "$db/ID" | grep -c "\.json$") reports)"
-exec "$gvc" -db "file://$db" "$@"
+"$gvc" -json -db "file://$db" "$@" | go run ./scripts/vulngate

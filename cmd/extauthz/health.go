@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"google.golang.org/grpc/health"
-	healthgrpc "google.golang.org/grpc/health/grpc_health_v1"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
@@ -31,8 +30,8 @@ func (h *drainingHealth) Shutdown() {
 	h.Server.Shutdown()
 }
 
-// Watch implements healthgrpc.HealthServer.
-func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthgrpc.Health_WatchServer) error {
+// Watch implements healthpb.HealthServer.
+func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
 	ctx, cancel := context.WithCancel(stream.Context())
 	defer cancel()
 	ws := &watchStream{Health_WatchServer: stream, ctx: ctx, cancel: cancel, draining: h.draining}
@@ -45,7 +44,7 @@ func (h *drainingHealth) Watch(req *healthpb.HealthCheckRequest, stream healthgr
 
 // watchStream ends a Watch after it has sent NOT_SERVING during a drain.
 type watchStream struct {
-	healthgrpc.Health_WatchServer
+	healthpb.Health_WatchServer
 	ctx      context.Context
 	cancel   context.CancelFunc
 	draining <-chan struct{}

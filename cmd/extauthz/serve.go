@@ -283,12 +283,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 // grpcServerOptions tune the Check server for many small unary calls: a
 // fixed pool of stream workers reuses goroutines whose stacks have already
-// grown, instead of starting (and growing) one per request, and connections
-// share write buffers instead of holding one each.
+// grown, instead of starting (and growing) one per request.
 func grpcServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
-		grpc.SharedWriteBuffer(true),
 	}
 }
 

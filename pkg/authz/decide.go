@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/extauthz/extauthz/pkg/cookie"
 )
@@ -522,7 +523,7 @@ func isNavigation(in *Input) bool {
 
 // sameURL returns a safe relative Location for the request target.
 func sameURL(raw string) string {
-	if raw == "" || raw[0] != '/' || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") {
+	if raw == "" || raw[0] != '/' || strings.HasPrefix(raw, "//") || strings.HasPrefix(raw, "/\\") || !utf8.ValidString(raw) {
 		return "/"
 	}
 	for i := 0; i < len(raw); i++ {
@@ -650,7 +651,9 @@ func (t *turn) finish() Decision {
 }
 
 // rewriteUpstreamCookies removes the service cookie and flushed native
-// cookies from the Cookie header the upstream sees.
+// cookies from the Cookie header the upstream sees. A rewritten header also
+// leaves out pairs that are not valid UTF-8: front ends carry header values
+// as strings, and one stray cookie must not make the whole answer fail.
 func (t *turn) rewriteUpstreamCookies() {
 	name := t.p.Cookie.Name
 	drop := func(n string) bool { return n == name || t.stripNative[n] }

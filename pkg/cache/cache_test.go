@@ -79,8 +79,8 @@ func (f *fakeTokens) LookupAccessToken(ctx context.Context, h cookie.Hash) (auth
 func hashOf(s string) cookie.Hash { return cookie.Hash(sha256.Sum256([]byte(s))) }
 
 var (
-	notFound    = fmt.Errorf("store: %w", authz.ErrNotFound)
-	unavailable = fmt.Errorf("store: %w", authz.ErrUnavailable)
+	errNotFound    = fmt.Errorf("store: %w", authz.ErrNotFound)
+	errUnavailable = fmt.Errorf("store: %w", authz.ErrUnavailable)
 )
 
 // profileStore answers from a map guarded by a mutex; a missing email is
@@ -93,7 +93,7 @@ func profileStore(profiles map[string]authz.Profile) (*fakeProfiles, *sync.Mutex
 		defer mu.Unlock()
 		p, ok := profiles[email]
 		if !ok {
-			return authz.Profile{}, notFound
+			return authz.Profile{}, errNotFound
 		}
 		return p, nil
 	}
@@ -260,7 +260,7 @@ func TestErrorsNeverCached(t *testing.T) {
 	clk := newClock()
 	var fail atomic.Pointer[error]
 	set := func(err error) { fail.Store(&err) }
-	set(unavailable)
+	set(errUnavailable)
 	store := &fakeProfiles{lookup: func(context.Context, string) (authz.Profile, error) {
 		if err := *fail.Load(); err != nil {
 			return authz.Profile{}, err
@@ -284,7 +284,7 @@ func TestErrorsNeverCached(t *testing.T) {
 		t.Fatalf("store calls = %d, want 5 (permanent errors are never cached)", n)
 	}
 	// A transient error that also wraps ErrNotFound is still transient.
-	set(fmt.Errorf("%w: %w", authz.ErrUnavailable, notFound))
+	set(fmt.Errorf("%w: %w", authz.ErrUnavailable, errNotFound))
 	_, _ = c.LookupProfile(ctx, "a@x.io")
 	_, _ = c.LookupProfile(ctx, "a@x.io")
 	if n := store.calls.Load(); n != 7 {
@@ -296,7 +296,7 @@ func TestErrorsNeverCached(t *testing.T) {
 	if _, err := c.LookupProfile(ctx, "a@x.io"); err != nil {
 		t.Fatal(err)
 	}
-	set(unavailable)
+	set(errUnavailable)
 	clk.Advance(29 * time.Second)
 	if _, err := c.LookupProfile(ctx, "a@x.io"); err != nil {
 		t.Fatalf("fresh entry with the store down: %v", err)
@@ -347,7 +347,7 @@ func TestSessionWritesThrough(t *testing.T) {
 			defer mu.Unlock()
 			s, ok := rows[h]
 			if !ok {
-				return authz.Session{}, notFound
+				return authz.Session{}, errNotFound
 			}
 			return s, nil
 		},
@@ -369,7 +369,7 @@ func TestSessionWritesThrough(t *testing.T) {
 			defer mu.Unlock()
 			s, ok := rows[h]
 			if !ok {
-				return notFound
+				return errNotFound
 			}
 			s.RenewedAt, s.ExpiresAt = r, e
 			rows[h] = s

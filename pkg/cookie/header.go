@@ -1,6 +1,9 @@
 package cookie
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Cookie is one name=value pair from a Cookie request header.
 type Cookie struct {
@@ -71,7 +74,9 @@ func Has(cookies []Cookie, name string) bool {
 }
 
 // Format renders pairs back into a Cookie request header, leaving out every
-// pair whose name drop reports true. It returns "" when nothing is left.
+// pair whose name drop reports true and every pair that is not valid UTF-8
+// (header values travel as strings in Envoy's protocol). It returns "" when
+// nothing is left.
 func Format(cookies []Cookie, drop func(name string) bool) string {
 	size := 0
 	for _, c := range cookies {
@@ -80,7 +85,7 @@ func Format(cookies []Cookie, drop func(name string) bool) string {
 	var b strings.Builder
 	b.Grow(size)
 	for _, c := range cookies {
-		if drop != nil && drop(c.Name) {
+		if drop != nil && drop(c.Name) || !utf8.ValidString(c.Value) {
 			continue
 		}
 		if b.Len() > 0 {

@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"context"
+	"google.golang.org/protobuf/proto"
 	"slices"
 	"testing"
 	"time"
@@ -25,6 +26,9 @@ func FuzzCheck(f *testing.F) {
 	f.Add(uint8(3), "POST", "/api", "", "", "", []byte(nil), "Authorization", []byte("Token tok_valid"))
 	f.Add(uint8(1), "GET", "/\r\nx: y", "Carol@Example.com,carol@example.com", "carol", "", []byte("\xff"), "x-auth-request-email", []byte("\xffbob@example.com"))
 	f.Add(uint8(2), "HEAD", "//evil.example/", "x\r\ny@example.com", "\x00", "extauthz_session=v1.\r\n", []byte("extauthz_session="+string(tok(4))), "x-profile-id", []byte("p-admin"))
+	// A cookie that is not UTF-8 beside the service cookie: the rewritten
+	// upstream Cookie header once made the response unmarshallable.
+	f.Add(uint8(0), "GET", "/", "alice@example.com", "", "", []byte("theme=\xff\xfe; extauthz_session="+string(tok(1))), "accept", []byte("text/html"))
 	f.Fuzz(func(t *testing.T, app uint8, method, path, email, user, cookieMap string, cookieRaw []byte, hname string, hval []byte) {
 		w := newWorld(t)
 		m := map[string]string{":method": method, ":path": path, "x-auth-request-email": email, "cookie": cookieMap, "x-profile-id": "p-spoofed"}
@@ -47,6 +51,11 @@ func FuzzCheck(f *testing.F) {
 		resp, err := srv.Check(context.Background(), req)
 		if err != nil {
 			t.Fatalf("Check: %v", err)
+		}
+		// What gRPC will do with it: a response that cannot be marshalled
+		// is an RPC error, and Envoy's error path decides instead of us.
+		if _, err := proto.Marshal(resp); err != nil {
+			t.Fatalf("response cannot be marshalled: %v", err)
 		}
 		assertWireRules(t, resp)
 

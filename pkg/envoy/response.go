@@ -6,6 +6,7 @@ import (
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	rpcstatus "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
+	"unicode/utf8"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 )
@@ -150,7 +151,10 @@ func safeValue(s string) bool {
 			return false
 		}
 	}
-	return true
+	// HeaderValue.value is a proto3 string: invalid UTF-8 cannot be
+	// marshalled, and a failed RPC would hand the decision to Envoy's
+	// failure_mode_allow instead of ours.
+	return utf8.ValidString(s)
 }
 
 // unsafeDecision replaces a decision that cannot be rendered with a

@@ -22,15 +22,6 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
-// deciderFunc adapts a function to Decider.
-type deciderFunc func(context.Context, authz.Input) authz.Decision
-
-func (f deciderFunc) Decide(ctx context.Context, in authz.Input) authz.Decision { return f(ctx, in) }
-
-func fixed(d authz.Decision) Decider {
-	return deciderFunc(func(context.Context, authz.Input) authz.Decision { return d })
-}
-
 func TestFromDecisionAllow(t *testing.T) {
 	d := authz.Decision{
 		Allow: true, Status: 200, Reason: authz.ReasonRekey, ProfileID: "p1",
@@ -280,6 +271,7 @@ func assertWireRules(t testing.TB, resp *authv3.CheckResponse) {
 	all = append(all, resp.GetOkResponse().GetResponseHeadersToAdd()...)
 	all = append(all, resp.GetDeniedResponse().GetHeaders()...)
 	for _, h := range all {
+		//lint:ignore SA1019 the test asserts that the deprecated field stays unset
 		if h.GetAppend() != nil {
 			t.Errorf("%s: deprecated append set", h.GetHeader().GetKey())
 		}

@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -176,14 +175,4 @@ func reasonOf(r *authv3.CheckResponse) string {
 		}
 	}
 	return "ok"
-}
-
-// sortedKeys is for deterministic output.
-func sortedKeys(m map[string]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
