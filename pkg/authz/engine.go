@@ -151,8 +151,9 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 		// fail closed rather than guess a policy.
 		return Denial(name, 503, ReasonMisconfigured, DefaultReasonHeader)
 	}
-	ctx, cancel := context.WithTimeout(ctx, e.lookupTimeout)
-	defer cancel()
+	bud := newBudget(ctx, e.lookupTimeout, time.Now)
+	defer bud.release()
+	ctx = bud
 	t := turn{e: e, app: app, p: &app.Policy, in: &in, now: e.now()}
 	return t.decide(ctx)
 }
