@@ -220,6 +220,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	gs := grpc.NewServer(grpcServerOptions()...)
 	envoy.Register(gs, envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
+		Keep:               svc.engine.HeaderNames(),
 		Observe:            svc.observe("grpc"),
 	}))
 	hs := newDrainingHealth(health.NewServer()) // ends Watch streams on drain (health.go)

@@ -112,6 +112,26 @@ func (e *Engine) Policy(app string) (Policy, bool) {
 	return a.Policy, true
 }
 
+// HeaderNames returns every request header (lower-case) that a decision of
+// any app may read, so that a front end can skip copying the others.
+func (e *Engine) HeaderNames() map[string]bool {
+	names := map[string]bool{
+		"cookie": true, "accept": true, "upgrade": true, "sec-fetch-mode": true, "x-request-id": true,
+	}
+	for _, a := range e.apps {
+		p := &a.Policy
+		for _, h := range []string{p.EmailHeader, p.UserHeader, p.NameHeader} {
+			if h != "" {
+				names[h] = true
+			}
+		}
+		for _, c := range p.Credentials {
+			names[c.Header] = true
+		}
+	}
+	return names
+}
+
 // Apps returns the names of the configured apps.
 func (e *Engine) Apps() []string {
 	names := make([]string, 0, len(e.apps))

@@ -135,3 +135,16 @@ func TestInvariantRenewal(t *testing.T) {
 		t.Fatalf("deny renewed: %+v", d)
 	}
 }
+
+func TestHeaderNamesCoverWhatDecisionsRead(t *testing.T) {
+	h := newHarness(t, func(p *authz.Policy) {
+		p.Credentials = []authz.Credential{{Header: "x-api-key", Mode: authz.CredentialPassThrough}}
+	})
+	names := h.eng.HeaderNames()
+	for _, n := range []string{"x-auth-request-email", "x-auth-request-user", "x-auth-request-preferred-username",
+		"x-api-key", "cookie", "accept", "upgrade", "sec-fetch-mode", "x-request-id"} {
+		if !names[n] {
+			t.Errorf("HeaderNames lacks %s", n)
+		}
+	}
+}

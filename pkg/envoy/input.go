@@ -72,9 +72,15 @@ func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 
 	// One backing array holds the first value of every name; a name seen
 	// again reallocates only its own slice (the three-index slice caps it).
+	if o.Keep != nil {
+		n = min(n, len(o.Keep))
+	}
 	h := make(authz.Headers, n)
 	vals := make([]string, 0, n)
 	add := func(name, v string) {
+		if o.Keep != nil && !o.Keep[name] {
+			return
+		}
 		if cur, ok := h[name]; ok {
 			h[name] = append(cur, v)
 			return
