@@ -47,6 +47,33 @@ type Decision struct {
 	Rekeyed bool
 }
 
+// HeadersValid reports whether every header name and value the decision
+// would send passes the front end's own rules (okName, okValue): a front end
+// that cannot carry a value must fail closed rather than send something else.
+func (d *Decision) HeadersValid(okName, okValue func(string) bool) bool {
+	for _, h := range d.UpstreamSet {
+		if !okName(h.Name) || !okValue(h.Value) {
+			return false
+		}
+	}
+	for _, n := range d.UpstreamRemove {
+		if !okName(n) {
+			return false
+		}
+	}
+	for _, c := range d.SetCookies {
+		if !okValue(c) {
+			return false
+		}
+	}
+	for _, h := range d.ResponseHeaders {
+		if !okName(h.Name) || !okValue(h.Value) {
+			return false
+		}
+	}
+	return true
+}
+
 // ResponseHeader returns the first browser response header called name.
 func (d Decision) ResponseHeader(name string) (string, bool) {
 	for _, h := range d.ResponseHeaders {

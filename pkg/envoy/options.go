@@ -41,14 +41,15 @@ type Options struct {
 	// Retry-After.
 	UnavailableAsError bool
 
-	// Observe, when set, is called once per Check with the input (only App
-	// is set when the request was rejected before parsing finished), the
-	// decision and the time spent. It runs on the request path: keep it cheap.
 	// Keep, when set, names the only headers ToInput copies into the Input
 	// (lower-case): the ones the decider reads (authz.Engine.HeaderNames).
 	// Envoy sends every request header; copying the rest would be work on
 	// every Check for nothing. Nil keeps all.
-	Keep    map[string]bool
+	Keep map[string]bool
+
+	// Observe, when set, is called once per Check with the input (only App
+	// is set when the request was rejected before parsing finished), the
+	// decision and the time spent. It runs on the request path: keep it cheap.
 	Observe func(ctx context.Context, in authz.Input, d authz.Decision, dur time.Duration)
 }
 

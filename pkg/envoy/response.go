@@ -119,29 +119,7 @@ func (hs *headers) add(name, value string, action corev3.HeaderValueOption_Heade
 // accepts: a CR, LF or NUL would make Envoy reject the whole response and
 // take its error path (failure_mode_allow may then let the request through
 // without our header mutations).
-func safeDecision(d *authz.Decision) bool {
-	for _, h := range d.UpstreamSet {
-		if !safeName(h.Name) || !safeValue(h.Value) {
-			return false
-		}
-	}
-	for _, n := range d.UpstreamRemove {
-		if !safeName(n) {
-			return false
-		}
-	}
-	for _, c := range d.SetCookies {
-		if !safeValue(c) {
-			return false
-		}
-	}
-	for _, h := range d.ResponseHeaders {
-		if !safeName(h.Name) || !safeValue(h.Value) {
-			return false
-		}
-	}
-	return true
-}
+func safeDecision(d *authz.Decision) bool { return d.HeadersValid(safeName, safeValue) }
 
 func safeName(s string) bool { return s != "" && safeValue(s) }
 

@@ -172,29 +172,7 @@ func safeHost(host string) bool {
 // safeDecision reports whether every header name and value of d can be sent
 // as is. Go's net/http would rewrite a CR or LF to a space rather than fail,
 // silently changing a cookie; we fail closed instead.
-func safeDecision(d *authz.Decision) bool {
-	for _, h := range d.UpstreamSet {
-		if !safeName(h.Name) || !safeValue(h.Value) {
-			return false
-		}
-	}
-	for _, n := range d.UpstreamRemove {
-		if !safeName(n) {
-			return false
-		}
-	}
-	for _, c := range d.SetCookies {
-		if !safeValue(c) {
-			return false
-		}
-	}
-	for _, h := range d.ResponseHeaders {
-		if !safeName(h.Name) || !safeValue(h.Value) {
-			return false
-		}
-	}
-	return true
-}
+func safeDecision(d *authz.Decision) bool { return d.HeadersValid(safeName, safeValue) }
 
 func safeName(s string) bool {
 	if s == "" {
