@@ -10,9 +10,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/extauthz/extauthz/pkg/admin"
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
+	adminv1 "github.com/extauthz/extauthz/proto/extauthz/admin/v1"
+	"google.golang.org/grpc/status"
 )
 
 // opTimeout bounds one operator command's database work.
@@ -119,10 +122,27 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintln(stdout, p.ID) // only the id: scripts capture it
 			return nil
 		}
-	case "block":
-		p, err = ps.SetBlocked(ctx, e, true)
-	case "unblock":
-		p, err = ps.SetBlocked(ctx, e, false)
+	case "block", "unblock":
+		// The same code path as the admin API: a block also revokes the
+		// profile's sessions.
+		api := admin.New(ps, env.stores.sessions, nil)
+		ref := &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_Email{Email: e}}
+		var prof *adminv1.Profile
+		if verb == "block" {
+			resp, berr := api.BlockProfile(ctx, &adminv1.BlockProfileRequest{Profile: ref})
+			if berr == nil {
+				fmt.Fprintf(stderr, "revoked %d session(s)\n", resp.GetSessionsRevoked())
+			}
+			prof, err = resp.GetProfile(), berr
+		} else {
+			resp, uerr := api.UnblockProfile(ctx, &adminv1.UnblockProfileRequest{Profile: ref})
+			prof, err = resp.GetProfile(), uerr
+		}
+		if err != nil {
+			return fmt.Errorf("profile %s: %s", verb, status.Convert(err).Message())
+		}
+		fmt.Fprintf(stdout, "%s\t%s\tactive=%t\tblocked=%t\tdeleted=%t\n", prof.GetId(), prof.GetEmail(), prof.GetActive(), prof.GetBlocked(), prof.GetDeleted())
+		return nil
 	case "activate":
 		p, err = ps.SetActive(ctx, e, true)
 	case "deactivate":
@@ -135,7 +155,7 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("profile %s: %w", verb, err)
 	}
-	if verb == "block" || verb == "deactivate" || verb == "delete" {
+	if verb == "deactivate" || verb == "delete" {
 		// The decision denies the profile anyway (row 10); revoking its
 		// sessions too means nothing of them survives an unblock.
 		n, err := env.stores.sessions.RevokeByProfile(ctx, p.ID)
@@ -181,29 +201,45 @@ func sessionCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer env.stores.Close()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	p, err := profileFor(ctx, env.stores.profiles, email, id)
+	ref, err := profileRef(email, id)
 	if err != nil {
-		return fmt.Errorf("session %s: %w", verb, err)
+		return err
 	}
+	// The same code path as the admin API's RevokeSessions / ListSessions.
+	api := admin.New(env.stores.profiles, env.stores.sessions, nil)
 	if verb == "revoke" {
-		n, err := env.stores.sessions.RevokeByProfile(ctx, p.ID)
+		resp, err := api.RevokeSessions(ctx, &adminv1.RevokeSessionsRequest{Profile: ref})
 		if err != nil {
-			return fmt.Errorf("session revoke: %w", err)
+			return fmt.Errorf("session revoke: %s", status.Convert(err).Message())
 		}
-		fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", n, p.ID)
+		fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", resp.GetRevoked(), resp.GetProfile().GetId())
 		return nil
 	}
-	list, err := env.stores.sessions.ListByProfile(ctx, p.ID)
+	resp, err := api.ListSessions(ctx, &adminv1.ListSessionsRequest{Profile: ref})
 	if err != nil {
-		return fmt.Errorf("session list: %w", err)
+		return fmt.Errorf("session list: %s", status.Convert(err).Message())
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "HASH (PREFIX)\tAPP\tCREATED\tRENEWED\tEXPIRES")
-	for _, s := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Hash.String()[:16], s.App,
-			s.CreatedAt.Format(time.RFC3339), s.RenewedAt.Format(time.RFC3339), s.ExpiresAt.Format(time.RFC3339))
+	for _, s := range resp.GetSessions() {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.GetHashPrefix(), s.GetApp(),
+			s.GetCreatedAt().AsTime().Format(time.RFC3339), s.GetRenewedAt().AsTime().Format(time.RFC3339),
+			s.GetExpiresAt().AsTime().Format(time.RFC3339))
 	}
 	return w.Flush()
+}
+
+// profileRef turns --email / --profile into the admin API's reference.
+func profileRef(email, id string) (*adminv1.ProfileRef, error) {
+	switch {
+	case email != "" && id != "":
+		return nil, fmt.Errorf("%w: give --email or --profile, not both", errUsage)
+	case id != "":
+		return &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_ProfileId{ProfileId: id}}, nil
+	case email != "":
+		return &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_Email{Email: email}}, nil
+	}
+	return nil, fmt.Errorf("%w: --email or --profile is required", errUsage)
 }
 
 func tokenCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -95,6 +95,22 @@ apps:
 		Cookie: cookieOf(first.SessionToken(sessionCookie))})
 	want(t, "8 then 11", second, true, 200, "session_match", first.Upstream["x-profile-id"])
 
+	// The operator's verbs (the admin API's code path): list, revoke, and
+	// the revoked cookie no longer binds.
+	list := harness.CLI(t, env, "session", "list", "--email", "alice@example.com")
+	if !strings.Contains(list, "default") || strings.Count(list, "\n") < 2 {
+		t.Fatalf("session list:\n%s", list)
+	}
+	if out := harness.CLI(t, env, "session", "revoke", "--profile", alice); !strings.HasPrefix(out, "revoked ") || strings.HasPrefix(out, "revoked 0 ") {
+		t.Fatalf("session revoke: %q", out)
+	}
+	got = pollCheck(t, svc, harness.Request{Headers: email("alice@example.com"), Cookie: cookieOf(tok)},
+		func(r harness.Result) bool { return r.Reason() != "session_match" })
+	want(t, "revoked session", got, true, 200, "rekey", alice)
+	if _, errOut, err := harness.TryCLI(t, env, "session", "list", "--email", "nobody@example.com"); err == nil || !strings.Contains(errOut, "not found") {
+		t.Fatalf("session list of an unknown profile: %v %q", err, errOut)
+	}
+
 	// Row 7: a permanent store error (the schema is gone) is a 500 that
 	// flushes nothing.
 	conn, err := pgx.Connect(context.Background(), db)
