@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/authz/authztest"
 	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
@@ -26,9 +27,9 @@ var (
 // harness is one engine over fake stores with a settable clock.
 type harness struct {
 	t        *testing.T
-	profiles *fakeProfiles
-	sessions *fakeSessions
-	tokens   *fakeTokens
+	profiles *authztest.Profiles
+	sessions *authztest.Sessions
+	tokens   *authztest.Tokens
 	toks     *seqTokens
 	now      time.Time
 	policy   authz.Policy
@@ -41,7 +42,7 @@ func newHarness(t *testing.T, mutate ...func(*authz.Policy)) *harness {
 		t:        t,
 		profiles: newProfiles(alice, bob, blocked, retired, deleted),
 		sessions: newSessions(),
-		tokens:   &fakeTokens{rows: map[cookie.Hash]authz.AccessToken{}},
+		tokens:   authztest.NewTokens(nil),
 		toks:     &seqTokens{n: 100},
 		now:      t0,
 		policy:   authz.DefaultPolicy(authz.DefaultApp),
@@ -66,7 +67,7 @@ func newHarness(t *testing.T, mutate ...func(*authz.Policy)) *harness {
 // bind stores a session for prof under token n, created at the current time.
 func (h *harness) bind(n int, prof authz.Profile) cookie.Token {
 	tok := testToken(n)
-	h.sessions.rows[tok.Hash()] = authz.Session{
+	h.sessions.Rows[tok.Hash()] = authz.Session{
 		Hash: tok.Hash(), ProfileID: prof.ID, IdentityKey: "email:" + prof.Email, Email: prof.Email,
 		App: h.policy.App, CreatedAt: h.now, RenewedAt: h.now, ExpiresAt: h.now.Add(h.policy.SessionMaxAge),
 	}
@@ -204,7 +205,7 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{status: 403, reason: authz.ReasonProfileBlocked, expires: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if h.sessions.has(testToken(1)) {
+				if h.sessions.Has(testToken(1).Hash()) {
 					t.Error("blocked profile's session row survived")
 				}
 			},
@@ -251,12 +252,12 @@ func TestDecisionTable(t *testing.T) {
 			name: "row 6: profile store unavailable: 503, nothing flushed",
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
-				h.profiles.err = transient
+				h.profiles.Err = transient
 				return req(email("bob@example.com"), sessCookie(tok))
 			},
 			want: want{status: 503, reason: authz.ReasonLookupUnavailable, noCookies: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if !h.sessions.has(testToken(1)) {
+				if !h.sessions.Has(testToken(1).Hash()) {
 					t.Error("a transient failure deleted a session")
 				}
 				if v, ok := d.ResponseHeader("retry-after"); !ok || v == "" {
@@ -268,7 +269,7 @@ func TestDecisionTable(t *testing.T) {
 			name: "row 6: session store unavailable: 503",
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
-				h.sessions.err = transient
+				h.sessions.Err = transient
 				return req(email("alice@example.com"), sessCookie(tok))
 			},
 			want: want{status: 503, reason: authz.ReasonLookupUnavailable, noCookies: true},
@@ -276,7 +277,7 @@ func TestDecisionTable(t *testing.T) {
 		{
 			name: "row 6: re-key write unavailable: 503 without Set-Cookie",
 			setup: func(h *harness) authz.Input {
-				h.sessions.writeErr = transient
+				h.sessions.WriteErr = transient
 				return req(email("alice@example.com"))
 			},
 			want: want{status: 503, reason: authz.ReasonLookupUnavailable, noCookies: true},
@@ -285,7 +286,7 @@ func TestDecisionTable(t *testing.T) {
 			name: "row 6: flush delete unavailable: 503, cookie kept",
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
-				h.sessions.writeErr = transient
+				h.sessions.WriteErr = transient
 				return req(email("stranger@example.com"), sessCookie(tok))
 			},
 			want: want{status: 503, reason: authz.ReasonLookupUnavailable, noCookies: true},
@@ -294,7 +295,7 @@ func TestDecisionTable(t *testing.T) {
 			name: "row 7: permanent lookup error: 500, nothing flushed",
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
-				h.profiles.err = permanent
+				h.profiles.Err = permanent
 				return req(email("alice@example.com"), sessCookie(tok))
 			},
 			want: want{status: 500, reason: authz.ReasonLookupError, noCookies: true},
@@ -307,7 +308,7 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonRekey, profile: "new-1", issues: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if p := h.profiles.byEmail["new.user@example.com"]; p.Name != "New User" {
+				if p := h.profiles.Get("new.user@example.com"); p.Name != "New User" {
 					t.Errorf("registered %+v", p)
 				}
 			},
@@ -324,7 +325,7 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonIdentityUnknown, expires: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if h.sessions.has(testToken(1)) {
+				if h.sessions.Has(testToken(1).Hash()) {
 					t.Error("flush left the session row")
 				}
 				if _, ok := d.Upstream("x-profile-id"); ok {
@@ -347,7 +348,7 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{status: 403, reason: authz.ReasonProfileBlocked, expires: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if h.sessions.has(testToken(1)) {
+				if h.sessions.Has(testToken(1).Hash()) {
 					t.Error("blocked user's own session survived")
 				}
 			},
@@ -371,7 +372,7 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonSessionMatch, profile: "p-alice", noCookies: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if got := slices.Index(h.sessions.calls, "replace"); got >= 0 {
+				if got := slices.Index(h.sessions.Calls, "replace"); got >= 0 {
 					t.Error("steady state wrote to the store")
 				}
 			},
@@ -388,7 +389,7 @@ func TestDecisionTable(t *testing.T) {
 				if tok, ok := issued(d); !ok || tok != testToken(1) {
 					t.Errorf("renewal must re-send the same token, got %v", d.SetCookies)
 				}
-				if s := h.sessions.rows[testToken(1).Hash()]; !s.RenewedAt.Equal(h.now) {
+				if s := h.sessions.Rows[testToken(1).Hash()]; !s.RenewedAt.Equal(h.now) {
 					t.Errorf("renewed_at not moved: %v", s.RenewedAt)
 				}
 			},
@@ -398,7 +399,7 @@ func TestDecisionTable(t *testing.T) {
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
 				h.now = h.now.Add(7 * time.Hour)
-				h.sessions.writeErr = transient
+				h.sessions.WriteErr = transient
 				return req(email("alice@example.com"), sessCookie(tok))
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonSessionMatch, profile: "p-alice", noCookies: true},
@@ -422,11 +423,11 @@ func TestDecisionTable(t *testing.T) {
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonIdentityChanged, profile: "p-bob", issues: true},
 			check: func(t *testing.T, h *harness, d authz.Decision) {
-				if h.sessions.has(testToken(1)) {
+				if h.sessions.Has(testToken(1).Hash()) {
 					t.Error("re-key kept the previous person's row")
 				}
 				tok, _ := issued(d)
-				if s := h.sessions.rows[tok.Hash()]; s.ProfileID != "p-bob" {
+				if s := h.sessions.Rows[tok.Hash()]; s.ProfileID != "p-bob" {
 					t.Errorf("new session = %+v", s)
 				}
 				if v, _ := d.Upstream("x-profile-id"); v != "p-bob" {
@@ -439,9 +440,9 @@ func TestDecisionTable(t *testing.T) {
 			policy: func(p *authz.Policy) { p.IdentityKey = authz.KeyUser },
 			setup: func(h *harness) authz.Input {
 				tok := h.bind(1, alice)
-				s := h.sessions.rows[tok.Hash()]
+				s := h.sessions.Rows[tok.Hash()]
 				s.IdentityKey = "user:u-1"
-				h.sessions.rows[tok.Hash()] = s
+				h.sessions.Rows[tok.Hash()] = s
 				return req(email("alice@example.com"), "x-auth-request-user: u-2", sessCookie(tok))
 			},
 			want: want{allow: true, status: 200, reason: authz.ReasonIdentityChanged, profile: "p-alice", issues: true},

@@ -104,7 +104,7 @@ func TestFlushRedirectOnIdentityChange(t *testing.T) {
 	if expired(d, "theme") {
 		t.Error("flushed a cookie that is not the app's session")
 	}
-	if h.sessions.has(testToken(1)) {
+	if h.sessions.Has(testToken(1).Hash()) {
 		t.Error("previous person's row survived")
 	}
 	br.apply(d.SetCookies)
@@ -335,7 +335,7 @@ func TestBypass(t *testing.T) {
 	} {
 		in := req(email("alice@example.com"), "x-profile-id: spoofed", "x-extauthz-user: spoofed")
 		in.Path = tc.path
-		h.sessions.calls = nil
+		h.sessions.Calls = nil
 		d := h.decide(in)
 		got := d.Reason == authz.ReasonBypass
 		if got != tc.bypass {
@@ -345,7 +345,7 @@ func TestBypass(t *testing.T) {
 			if !slices.Contains(d.UpstreamRemove, "x-profile-id") || !slices.Contains(d.UpstreamRemove, "x-extauthz-user") {
 				t.Errorf("%s: bypass must still strip owned headers: %v", tc.path, d.UpstreamRemove)
 			}
-			if len(d.SetCookies) > 0 || len(h.sessions.calls) > 0 {
+			if len(d.SetCookies) > 0 || len(h.sessions.Calls) > 0 {
 				t.Errorf("%s: bypass did session work", tc.path)
 			}
 		}
@@ -360,9 +360,9 @@ func TestProgrammaticCredentials(t *testing.T) {
 			{Header: "x-api-key", Mode: authz.CredentialPassThrough},
 		}
 	})
-	h.tokens.rows[cookie.HashString(valid)] = authz.AccessToken{ProfileID: "p-alice", Profile: alice}
-	h.tokens.rows[cookie.HashString("tok_expired")] = authz.AccessToken{ProfileID: "p-alice", Profile: alice, ExpiresAt: t0.Add(-time.Second)}
-	h.tokens.rows[cookie.HashString("tok_blocked")] = authz.AccessToken{ProfileID: "p-blocked", Profile: blocked}
+	h.tokens.ByHash[cookie.HashString(valid)] = authz.AccessToken{ProfileID: "p-alice", Profile: alice}
+	h.tokens.ByHash[cookie.HashString("tok_expired")] = authz.AccessToken{ProfileID: "p-alice", Profile: alice, ExpiresAt: t0.Add(-time.Second)}
+	h.tokens.ByHash[cookie.HashString("tok_blocked")] = authz.AccessToken{ProfileID: "p-blocked", Profile: blocked}
 	sess := strings.TrimPrefix(sessCookie(h.bind(1, alice)), "cookie: ")
 
 	for _, tc := range []struct {
@@ -389,7 +389,7 @@ func TestProgrammaticCredentials(t *testing.T) {
 			if len(d.SetCookies) != 0 {
 				t.Errorf("credential request changed cookies: %v", d.SetCookies)
 			}
-			if !h.sessions.has(testToken(1)) {
+			if !h.sessions.Has(testToken(1).Hash()) {
 				t.Error("credential request deleted the browser session")
 			}
 		})

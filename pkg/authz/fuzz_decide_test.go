@@ -57,15 +57,15 @@ func FuzzDecide(f *testing.F) {
 			}
 		})
 		live := map[string]cookie.Token{"$A": h.bind(1, alice), "$B": h.bind(2, bob), "$M": h.bind(3, blocked)}
-		h.tokens.rows[hashOf("good")] = authz.AccessToken{ProfileID: alice.ID, Profile: alice}
+		h.tokens.ByHash[hashOf("good")] = authz.AccessToken{ProfileID: alice.ID, Profile: alice}
 		fault := (mode >> 4) & 3
 		switch fault {
 		case 1:
-			h.profiles.err = authz.ErrUnavailable
+			h.profiles.Err = authz.ErrUnavailable
 		case 2:
-			h.sessions.err = authz.ErrUnavailable
+			h.sessions.Err = authz.ErrUnavailable
 		case 3:
-			h.sessions.writeErr = authz.ErrUnavailable
+			h.sessions.WriteErr = authz.ErrUnavailable
 		}
 		cookieV = strings.NewReplacer("$A", string(live["$A"]), "$B", string(live["$B"]), "$M", string(live["$M"])).Replace(cookieV)
 
@@ -132,7 +132,7 @@ func FuzzDecide(f *testing.F) {
 			// Invariant 3: nobody with a live session is logged out,
 			// re-keyed or switched, and no row goes.
 			for name, tok := range live {
-				if !h.sessions.has(tok) {
+				if !h.sessions.Has(tok.Hash()) {
 					t.Fatalf("fault %d: session %s deleted (%s)", fault, name, d.Reason)
 				}
 			}

@@ -32,7 +32,7 @@ func TestInvariantOwnedHeadersNeverPassThrough(t *testing.T) {
 					{Header: "x-api-key", Mode: authz.CredentialPassThrough},
 				}
 			})
-			h.tokens.rows[hashOf("good")] = authz.AccessToken{ProfileID: "p-alice", Profile: alice}
+			h.tokens.ByHash[hashOf("good")] = authz.AccessToken{ProfileID: "p-alice", Profile: alice}
 			in := mk(h)
 			in.Headers.Add("x-profile-id", "p-admin")
 			in.Headers.Add("x-extauthz-user", "admin")
@@ -94,17 +94,17 @@ func TestInvariantTransientNeverLogsOut(t *testing.T) {
 			h.now = h.now.Add(7 * time.Hour) // renewal due, too
 			switch fail {
 			case "profiles":
-				h.profiles.err = authz.ErrUnavailable
+				h.profiles.Err = authz.ErrUnavailable
 			case "sessions":
-				h.sessions.err = authz.ErrUnavailable
+				h.sessions.Err = authz.ErrUnavailable
 			case "writes":
-				h.sessions.writeErr = authz.ErrUnavailable
+				h.sessions.WriteErr = authz.ErrUnavailable
 			}
 			d := h.decide(in)
 			for _, c := range d.SetCookies {
 				t.Errorf("%s: Set-Cookie during a fault: %s (%s)", fail, c, d.Reason)
 			}
-			if !h.sessions.has(testToken(1)) {
+			if !h.sessions.Has(testToken(1).Hash()) {
 				t.Errorf("%s: session deleted during a fault (%s)", fail, d.Reason)
 			}
 			if d.Allow && d.ProfileID != "" && d.ProfileID != "p-alice" {
@@ -131,7 +131,7 @@ func TestInvariantRenewal(t *testing.T) {
 	tok = h2.bind(1, alice)
 	h2.now = h2.now.Add(7 * time.Hour)
 	d = h2.decide(req(sessCookie(tok)))
-	if d.Allow || d.Renewed || len(d.SetCookies) != 0 || slices.Contains(h2.sessions.calls, "renew") {
+	if d.Allow || d.Renewed || len(d.SetCookies) != 0 || slices.Contains(h2.sessions.Calls, "renew") {
 		t.Fatalf("deny renewed: %+v", d)
 	}
 }

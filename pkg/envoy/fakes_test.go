@@ -1,7 +1,6 @@
 package envoy
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/authz/authztest"
 	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
@@ -25,181 +25,17 @@ func tok(n byte) cookie.Token {
 	return cookie.Token(cookie.TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]))
 }
 
-// fakeProfiles is a ProfileSource over maps. It records every profile id it
-// hands out, so that tests can check the engine never invents one.
-type fakeProfiles struct {
-	mu       sync.Mutex
-	byEmail  map[string]authz.Profile
-	errs     map[string]error
-	nextID   int
-	returned map[string]bool
-}
-
-func newFakeProfiles(ps ...authz.Profile) *fakeProfiles {
-	f := &fakeProfiles{byEmail: map[string]authz.Profile{}, errs: map[string]error{}, returned: map[string]bool{}}
-	for _, p := range ps {
-		f.byEmail[p.Email] = p
-	}
-	return f
-}
-
-func (f *fakeProfiles) LookupProfile(_ context.Context, email string) (authz.Profile, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.errs[email]; err != nil {
-		return authz.Profile{}, err
-	}
-	p, ok := f.byEmail[email]
-	if !ok {
-		return authz.Profile{}, authz.ErrNotFound
-	}
-	f.returned[p.ID] = true
-	return p, nil
-}
-
-func (f *fakeProfiles) RegisterProfile(_ context.Context, email, name string) (authz.Profile, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.errs[email]; err != nil {
-		return authz.Profile{}, err
-	}
-	p, ok := f.byEmail[email]
-	if !ok {
-		f.nextID++
-		p = authz.Profile{ID: "p-reg-" + itoa(f.nextID), Email: email, Name: name, Active: true}
-		f.byEmail[email] = p
-	}
-	f.returned[p.ID] = true
-	return p, nil
-}
-
-func (f *fakeProfiles) wasReturned(id string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.returned[id]
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for ; n > 0; n /= 10 {
-		i--
-		b[i] = byte('0' + n%10)
-	}
-	return string(b[i:])
-}
-
-// fakeSessions is a SessionStore over a map; err, when set, fails every call.
-type fakeSessions struct {
-	mu   sync.Mutex
-	rows map[cookie.Hash]authz.Session
-	err  error
-}
-
-func newFakeSessions(ss ...authz.Session) *fakeSessions {
-	f := &fakeSessions{rows: map[cookie.Hash]authz.Session{}}
-	for _, s := range ss {
-		f.rows[s.Hash] = s
-	}
-	return f
-}
-
-func (f *fakeSessions) GetSession(_ context.Context, h cookie.Hash) (authz.Session, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return authz.Session{}, f.err
-	}
-	s, ok := f.rows[h]
-	if !ok {
-		return authz.Session{}, authz.ErrNotFound
-	}
-	return s, nil
-}
-
-func (f *fakeSessions) ReplaceSession(_ context.Context, old cookie.Hash, next authz.Session) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	if !old.IsZero() {
-		delete(f.rows, old)
-	}
-	f.rows[next.Hash] = next
-	return nil
-}
-
-func (f *fakeSessions) DeleteSession(_ context.Context, h cookie.Hash) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	delete(f.rows, h)
-	return nil
-}
-
-func (f *fakeSessions) RenewSession(_ context.Context, h cookie.Hash, renewedAt, expiresAt time.Time) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.err != nil {
-		return f.err
-	}
-	s, ok := f.rows[h]
-	if !ok {
-		return authz.ErrNotFound
-	}
-	s.RenewedAt, s.ExpiresAt = renewedAt, expiresAt
-	f.rows[h] = s
-	return nil
-}
-
-// fakeTokens is an AccessTokenStore keyed by the credential's plain text; it
-// records the profile ids it hands out.
-type fakeTokens struct {
-	mu       sync.Mutex
-	byHash   map[cookie.Hash]authz.AccessToken
-	returned map[string]bool
-}
-
-func newFakeTokens(byPlain map[string]authz.AccessToken) *fakeTokens {
-	f := &fakeTokens{byHash: map[cookie.Hash]authz.AccessToken{}, returned: map[string]bool{}}
-	for plain, t := range byPlain {
-		t.Hash = cookie.HashString(plain)
-		f.byHash[t.Hash] = t
-	}
-	return f
-}
-
-func (f *fakeTokens) LookupAccessToken(_ context.Context, h cookie.Hash) (authz.AccessToken, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	t, ok := f.byHash[h]
-	if !ok {
-		return authz.AccessToken{}, authz.ErrNotFound
-	}
-	f.returned[t.ProfileID] = true
-	return t, nil
-}
-
 // world is the fixed scenery every golden row runs against.
 type world struct {
 	engine   *authz.Engine
-	profiles *fakeProfiles // shared by every app
-	sessions *fakeSessions
-	tokens   *fakeTokens
+	profiles *authztest.Profiles // shared by every app
+	sessions *authztest.Sessions
+	tokens   *authztest.Tokens
 }
 
 // returned reports whether a store handed out profile id.
 func (w *world) returned(id string) bool {
-	w.tokens.mu.Lock()
-	ok := w.tokens.returned[id]
-	w.tokens.mu.Unlock()
-	return ok || w.profiles.wasReturned(id)
+	return w.tokens.Returned(id) || w.profiles.Returned(id)
 }
 
 var (
@@ -234,8 +70,8 @@ func session(n byte, p authz.Profile, app string, created, renewed, expires time
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	w := &world{
-		profiles: newFakeProfiles(alice, bob, blocked, inactive),
-		sessions: newFakeSessions(
+		profiles: authztest.NewProfiles(alice, bob, blocked, inactive),
+		sessions: authztest.NewSessions(
 			session(1, alice, "default", -time.Hour, -time.Hour, 6*24*time.Hour),
 			session(2, alice, "default", -7*time.Hour, -7*time.Hour, 6*24*time.Hour),
 			session(3, alice, "default", -8*24*time.Hour, -8*24*time.Hour, -24*time.Hour),
@@ -243,12 +79,13 @@ func newWorld(t testing.TB) *world {
 			session(5, bob, "tracker", -time.Hour, -time.Hour, 6*24*time.Hour),
 			session(6, blocked, "default", -time.Hour, -time.Hour, 6*24*time.Hour),
 		),
-		tokens: newFakeTokens(map[string]authz.AccessToken{
+		tokens: authztest.NewTokens(map[string]authz.AccessToken{
 			"tok_valid": {ProfileID: alice.ID, Name: "ci", CreatedAt: testNow.Add(-time.Hour), Profile: alice},
 		}),
 	}
-	w.profiles.errs["down@example.com"] = errors.Join(authz.ErrUnavailable, errors.New("dial tcp: connection refused"))
-	w.profiles.errs["broken@example.com"] = errors.New("relation \"profiles\" does not exist")
+	w.profiles.IDPrefix = "p-reg-"
+	w.profiles.Errs["down@example.com"] = errors.Join(authz.ErrUnavailable, errors.New("dial tcp: connection refused"))
+	w.profiles.Errs["broken@example.com"] = errors.New("relation \"profiles\" does not exist")
 
 	owned := []string{"x-profile-id", "x-profile-email"}
 	def := authz.DefaultPolicy("default")

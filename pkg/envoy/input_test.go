@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -201,7 +202,7 @@ func TestToInputLimits(t *testing.T) {
 	big := strings.Repeat("x", DefaultMaxHeaderBytes)
 	many := make(map[string]string, DefaultMaxHeaders+1)
 	for i := range DefaultMaxHeaders + 1 {
-		many["x-h-"+itoa(i)] = "v"
+		many["x-h-"+strconv.Itoa(i)] = "v"
 	}
 	manyEntries := make([]*corev3.HeaderValue, 0, 200)
 	for range 200 {

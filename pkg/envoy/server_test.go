@@ -20,6 +20,7 @@ import (
 	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/authz/authztest"
 )
 
 func TestFromDecisionAllow(t *testing.T) {
@@ -131,7 +132,7 @@ func TestServerRequestInvalidReasonHeaderOff(t *testing.T) {
 	p := authz.DefaultPolicy("default")
 	p.ReasonHeader = ""
 	p.OwnedHeaders = []string{"x-profile-id"}
-	e, err := authz.New(authz.Config{Apps: []authz.App{{Policy: p, Profiles: newFakeProfiles()}}, Sessions: newFakeSessions()})
+	e, err := authz.New(authz.Config{Apps: []authz.App{{Policy: p, Profiles: authztest.NewProfiles()}}, Sessions: authztest.NewSessions()})
 	if err != nil {
 		t.Fatal(err)
 	}
