@@ -284,7 +284,8 @@ func (t *turn) steady(ctx context.Context, reason Reason, profileID string) Deci
 			return d
 		}
 	}
-	if p.RenewAfter > 0 && t.now.Sub(t.sess.RenewedAt) >= p.RenewAfter {
+	renewable := !p.CookiesViaRedirect || isNavigation(t.in)
+	if renewable && p.RenewAfter > 0 && t.now.Sub(t.sess.RenewedAt) >= p.RenewAfter {
 		exp := t.now.Add(p.SessionMaxAge)
 		if err := t.e.sessions.RenewSession(ctx, t.hash, t.now, exp); err == nil {
 			if t.setServiceCookie(t.token) {
@@ -489,11 +490,17 @@ func (t *turn) hop(reason Reason) Decision {
 	if _, ok := t.d.ResponseHeader("clear-site-data"); !ok {
 		t.respond("clear-site-data", `"cache", "storage"`)
 	}
+	return t.redirect(reason, `{"error":"identity_changed"}`)
+}
+
+// redirect denies with the cookie changes planned so far: a 302 to the
+// same URL for a page load, a 401 with body otherwise.
+func (t *turn) redirect(reason Reason, body string) Decision {
 	if isNavigation(t.in) {
 		t.respond("location", sameURL(t.in.Path))
 		return t.deny(302, reason)
 	}
-	t.d.Body = `{"error":"identity_changed"}`
+	t.d.Body = body
 	t.respond("content-type", "application/json")
 	return t.deny(401, reason)
 }
@@ -607,8 +614,37 @@ func (t *turn) respond(name, value string) {
 
 // allow finishes an allowing decision.
 func (t *turn) allow(reason Reason, profileID string) Decision {
+	if t.p.CookiesViaRedirect && len(t.d.SetCookies) > 0 {
+		if d, hopped := t.cookiesViaRedirect(reason, profileID); hopped {
+			return d
+		}
+	}
 	t.d.Allow, t.d.Status, t.d.Reason, t.d.ProfileID = true, 200, reason, profileID
 	return t.finish()
+}
+
+// cookiesViaRedirect reshapes an allow that carries Set-Cookie lines for a
+// front end that drops them on allowed checks. Expiries of a binding that is
+// already dead server-side are simply dropped; a new or renewed session, or
+// app cookies to expire, travel on a deny hop. A browser that refuses the
+// cookie would come back the same way: the second such hop for the same
+// binding and identity within the loop-guard window is a 500 naming the
+// service cookie.
+func (t *turn) cookiesViaRedirect(reason Reason, profileID string) (Decision, bool) {
+	if !t.d.Rekeyed && !t.d.Renewed && len(t.stripNative) == 0 {
+		t.d.SetCookies = nil
+		return Decision{}, false
+	}
+	if t.d.Rekeyed || t.d.Renewed {
+		if d, looped := t.loopCheck("via-redirect|"+t.flushKey(profileID, nil), nil); looped {
+			return d, true
+		}
+	}
+	t.d.ProfileID = profileID
+	if len(t.stripNative) > 0 {
+		return t.hop(reason), true // a flush: the app's storage goes too
+	}
+	return t.redirect(reason, `{"error":"`+string(reason)+`"}`), true
 }
 
 // deny finishes a denying decision.

@@ -395,3 +395,66 @@ func TestProgrammaticCredentials(t *testing.T) {
 		})
 	}
 }
+
+// A front end that drops an allowed check's Set-Cookie (Caddy) gets every
+// session cookie on a redirect instead, and nothing that would loop.
+func TestCookiesViaRedirect(t *testing.T) {
+	via := func(p *authz.Policy) { p.CookiesViaRedirect = true }
+
+	t.Run("first visit: 302 with the cookie, then steady state", func(t *testing.T) {
+		h := newHarness(t, via)
+		br := newBrowser()
+		d := h.decide(br.request(email("alice@example.com")))
+		if d.Allow || d.Status != 302 || d.Reason != authz.ReasonRekey || !strings.HasPrefix(d.SetCookies[0], "extauthz_session=v1.") {
+			t.Fatalf("got %v %d %s %v", d.Allow, d.Status, d.Reason, d.SetCookies)
+		}
+		if _, ok := d.ResponseHeader("clear-site-data"); ok {
+			t.Error("a plain re-key must not clear the app's storage")
+		}
+		br.apply(d.SetCookies)
+		d = h.decide(br.request(email("alice@example.com")))
+		if !d.Allow || d.Reason != authz.ReasonSessionMatch || len(d.SetCookies) != 0 {
+			t.Fatalf("after the hop: %v %s %v", d.Allow, d.Reason, d.SetCookies)
+		}
+	})
+	t.Run("API first visit: 401 JSON carrying the cookie", func(t *testing.T) {
+		h := newHarness(t, via)
+		d := h.decide(req(email("alice@example.com"), "accept: application/json"))
+		if d.Allow || d.Status != 401 || d.Body != `{"error":"rekey"}` {
+			t.Fatalf("got %v %d %q", d.Allow, d.Status, d.Body)
+		}
+		if _, ok := issued(d); !ok {
+			t.Fatalf("no cookie: %v", d.SetCookies)
+		}
+	})
+	t.Run("renewal waits for a page load", func(t *testing.T) {
+		h := newHarness(t, via)
+		tok := h.bind(1, alice)
+		h.now = h.now.Add(7 * time.Hour)
+		d := h.decide(req(email("alice@example.com"), "accept: application/json", sessCookie(tok)))
+		if !d.Allow || d.Reason != authz.ReasonSessionMatch || len(d.SetCookies) != 0 || slices.Contains(h.sessions.Calls, "renew") {
+			t.Fatalf("API renewal: %v %s %v", d.Allow, d.Reason, d.SetCookies)
+		}
+		d = h.decide(navigation(email("alice@example.com"), sessCookie(tok)))
+		if d.Allow || d.Status != 302 || d.Reason != authz.ReasonSessionRenewed {
+			t.Fatalf("page-load renewal: %v %d %s", d.Allow, d.Status, d.Reason)
+		}
+	})
+	t.Run("a dead cookie's expiry is dropped, not looped", func(t *testing.T) {
+		h := newHarness(t, via)
+		d := h.decide(navigation("cookie: extauthz_session=garbage"))
+		if !d.Allow || d.Reason != authz.ReasonAnonymous || len(d.SetCookies) != 0 {
+			t.Fatalf("got %v %s %v", d.Allow, d.Reason, d.SetCookies)
+		}
+	})
+	t.Run("a refused cookie ends in a 500, not a redirect loop", func(t *testing.T) {
+		h := newHarness(t, via)
+		in := navigation(email("alice@example.com"))
+		if d := h.decide(in); d.Status != 302 {
+			t.Fatalf("first: %d", d.Status)
+		}
+		if d := h.decide(in); d.Status != 500 || d.Reason != authz.ReasonFlushFailed || !strings.Contains(d.Body, "extauthz_session") {
+			t.Fatalf("second: %d %s %q", d.Status, d.Reason, d.Body)
+		}
+	})
+}

@@ -98,6 +98,13 @@ type Policy struct {
 	// limit). A front end that forwards only one (nginx 1.22) sets 1, and a
 	// flush then proceeds one cookie per redirect hop.
 	MaxSetCookies int
+	// CookiesViaRedirect is for front ends that never pass an allowed
+	// check's Set-Cookie to the browser (Caddy's forward_auth): a decision
+	// that issues or renews a session, or that expires cookies the app
+	// must lose, is sent as a deny hop instead (302 to the same URL for a
+	// page load, 401 JSON otherwise); renewals wait for a page load; the
+	// mere expiry of a cookie that is already dead server-side is dropped.
+	CookiesViaRedirect bool
 	// LoopGuardWindow: a second flush for the same binding and identity
 	// within it becomes a 500 naming the cookie that did not go away.
 	LoopGuardWindow time.Duration

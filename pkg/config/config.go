@@ -87,15 +87,18 @@ type AppSettings struct {
 	OnUnknownIdentity  authz.UnknownIdentity `yaml:"on_unknown_identity"`
 	ProfileHeader      string                `yaml:"profile_header"`
 	// ReasonHeader "" turns the reason response header off.
-	ReasonHeader    string          `yaml:"reason_header"`
-	OwnedHeaders    []string        `yaml:"owned_headers"`
-	Cookie          Cookie          `yaml:"cookie"`
-	SessionMaxAge   time.Duration   `yaml:"session_max_age"`
-	RenewAfter      time.Duration   `yaml:"renew_after"`
-	FlushMode       authz.FlushMode `yaml:"flush_mode"`
-	MaxSetCookies   int             `yaml:"max_set_cookies"`
-	LoopGuardWindow time.Duration   `yaml:"loop_guard_window"`
-	RetryAfter      time.Duration   `yaml:"retry_after"`
+	ReasonHeader  string          `yaml:"reason_header"`
+	OwnedHeaders  []string        `yaml:"owned_headers"`
+	Cookie        Cookie          `yaml:"cookie"`
+	SessionMaxAge time.Duration   `yaml:"session_max_age"`
+	RenewAfter    time.Duration   `yaml:"renew_after"`
+	FlushMode     authz.FlushMode `yaml:"flush_mode"`
+	MaxSetCookies int             `yaml:"max_set_cookies"`
+	// CookiesViaRedirect: the front end drops an allowed check's
+	// Set-Cookie (Caddy forward_auth); session cookies travel on redirects.
+	CookiesViaRedirect bool          `yaml:"cookies_via_redirect"`
+	LoopGuardWindow    time.Duration `yaml:"loop_guard_window"`
+	RetryAfter         time.Duration `yaml:"retry_after"`
 }
 
 // Cookie is the service's own session cookie.
@@ -142,6 +145,7 @@ type AppOverrides struct {
 	RenewAfter         *time.Duration         `yaml:"renew_after,omitempty"`
 	FlushMode          *authz.FlushMode       `yaml:"flush_mode,omitempty"`
 	MaxSetCookies      *int                   `yaml:"max_set_cookies,omitempty"`
+	CookiesViaRedirect *bool                  `yaml:"cookies_via_redirect,omitempty"`
 	LoopGuardWindow    *time.Duration         `yaml:"loop_guard_window,omitempty"`
 	RetryAfter         *time.Duration         `yaml:"retry_after,omitempty"`
 }

@@ -85,6 +85,7 @@
 //	renew_after           --renew-after           EXTAUTHZ_RENEW_AFTER            6h, must be < session_max_age
 //	flush_mode            --flush-mode            EXTAUTHZ_FLUSH_MODE             redirect (redirect|inline)
 //	max_set_cookies       --max-set-cookies       EXTAUTHZ_MAX_SET_COOKIES        0 (no limit)
+//	cookies_via_redirect  --cookies-via-redirect  EXTAUTHZ_COOKIES_VIA_REDIRECT   false (true for Caddy forward_auth)
 //	loop_guard_window     --loop-guard-window     EXTAUTHZ_LOOP_GUARD_WINDOW      10s
 //	retry_after           --retry-after           EXTAUTHZ_RETRY_AFTER            2s, at least 1s
 //

@@ -112,6 +112,7 @@ func (o AppOverrides) apply(s AppSettings) (AppSettings, map[string]bool) {
 	override(&s.RenewAfter, o.RenewAfter, "renew_after", set)
 	override(&s.FlushMode, o.FlushMode, "flush_mode", set)
 	override(&s.MaxSetCookies, o.MaxSetCookies, "max_set_cookies", set)
+	override(&s.CookiesViaRedirect, o.CookiesViaRedirect, "cookies_via_redirect", set)
 	override(&s.LoopGuardWindow, o.LoopGuardWindow, "loop_guard_window", set)
 	override(&s.RetryAfter, o.RetryAfter, "retry_after", set)
 	return s, set
@@ -140,13 +141,14 @@ func (c Config) policy(name string) authz.Policy {
 			Secure:   s.Cookie.Secure,
 			SameSite: canonicalSameSite(s.Cookie.SameSite),
 		},
-		SessionMaxAge:   s.SessionMaxAge,
-		RenewAfter:      s.RenewAfter,
-		FlushMode:       s.FlushMode,
-		MaxSetCookies:   s.MaxSetCookies,
-		LoopGuardWindow: s.LoopGuardWindow,
-		BypassPrefixes:  slices.Clone(a.Bypass),
-		RetryAfter:      s.RetryAfter,
+		SessionMaxAge:      s.SessionMaxAge,
+		RenewAfter:         s.RenewAfter,
+		FlushMode:          s.FlushMode,
+		MaxSetCookies:      s.MaxSetCookies,
+		LoopGuardWindow:    s.LoopGuardWindow,
+		BypassPrefixes:     slices.Clone(a.Bypass),
+		CookiesViaRedirect: s.CookiesViaRedirect,
+		RetryAfter:         s.RetryAfter,
 	}
 	owned := make([]string, 0, len(s.OwnedHeaders)+1)
 	for _, h := range append(slices.Clone(s.OwnedHeaders), p.ProfileHeader) {
