@@ -82,7 +82,7 @@ func (t *turn) decide(ctx context.Context) Decision {
 	case errors.Is(err, ErrNotFound):
 		// Row 9: nobody we know. Whatever the browser was bound to is not
 		// this person, so it goes.
-		return t.unknownIdentity(ctx, id)
+		return t.flushThen(ctx, ReasonIdentityUnknown, p.OnUnknownIdentity == UnknownDeny)
 	case err != nil:
 		return t.lookupFailed(err)
 	}
@@ -219,12 +219,8 @@ func (t *turn) missingIdentity(ctx context.Context) Decision {
 	return t.allow(ReasonAnonymous, "")
 }
 
-// unknownIdentity decides row 9: flush, then anonymous or deny.
-func (t *turn) unknownIdentity(ctx context.Context, id Identity) Decision {
-	return t.flushThen(ctx, ReasonIdentityUnknown, t.p.OnUnknownIdentity == UnknownDeny)
-}
-
-// flushThen flushes whatever the browser presents, then allows anonymously or
+// flushThen (row 9, and rows 4–5 when a binding turns out worthless) flushes
+// whatever the browser presents, then allows anonymously or
 // denies 401 with reason.
 func (t *turn) flushThen(ctx context.Context, reason Reason, deny bool) Decision {
 	natives := t.presentNatives()
@@ -236,7 +232,7 @@ func (t *turn) flushThen(ctx context.Context, reason Reason, deny bool) Decision
 		t.expireNatives(natives)
 		return t.deny(401, reason)
 	}
-	if len(natives) > 0 && t.mustHop(natives, 0) {
+	if len(natives) > 0 && t.mustHop(natives) {
 		natives = t.fit(natives)
 		if d, looped := t.loopCheck(t.flushKey("", natives), natives); looped {
 			return d
@@ -386,10 +382,10 @@ func (t *turn) overLimit(n int) bool {
 	return t.p.MaxSetCookies > 0 && n > t.p.MaxSetCookies
 }
 
-// mustHop reports whether expiring natives (plus extra other Set-Cookies)
+// mustHop reports whether expiring natives
 // needs a redirect hop rather than riding on an allowed response.
-func (t *turn) mustHop(natives []NativeCookie, extra int) bool {
-	return t.p.FlushMode == FlushRedirect || t.overLimit(len(t.d.SetCookies)+len(natives)+extra)
+func (t *turn) mustHop(natives []NativeCookie) bool {
+	return t.p.FlushMode == FlushRedirect || t.overLimit(len(t.d.SetCookies)+len(natives))
 }
 
 // fit returns the prefix of natives whose expiry still fits in this response
