@@ -11,7 +11,7 @@
 //
 // # The decision table
 //
-// Engine.Decide walks the rows of DESIGN §3 top to bottom; the first that
+// Engine.Decide walks the rows of the decision table top to bottom; the first that
 // matches wins, and every outcome carries a Reason:
 //
 //   - Row 0 (bypass): the path, percent-decoded with dot segments removed,

@@ -157,7 +157,7 @@ func Denial(app string, status int, reason Reason, reasonHeader string) Decision
 	return t.deny(status, reason)
 }
 
-// Decide runs the decision table (DESIGN §3) for one request. It never
+// Decide runs the decision table (see doc.go) for one request. It never
 // panics on bad input and never returns an error: every failure is a Decision
 // with a reason.
 func (e *Engine) Decide(ctx context.Context, in Input) Decision {

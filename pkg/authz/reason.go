@@ -5,7 +5,7 @@ package authz
 // so adding one is an API change.
 type Reason string
 
-// The reasons, in decision-table order (DESIGN §3).
+// The reasons, in decision-table order (see doc.go).
 const (
 	ReasonBypass             Reason = "bypass"
 	ReasonAccessToken        Reason = "access_token"

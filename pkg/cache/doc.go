@@ -11,7 +11,7 @@
 //   - A positive answer lives until Options.TTL after it was read, a
 //     session never past its ExpiresAt, an access token never past its
 //     ExpiresAt. Expired entries are never served, not even when the store
-//     is down (DESIGN §3 row 6: a *fresh* cached answer is used, else 503).
+//     is down (decision row 6: a *fresh* cached answer is used, else 503).
 //   - "Not found" (authz.ErrNotFound) is cached for Options.NegativeTTL.
 //     Transient failures (authz.IsTransient) and permanent errors are never
 //     cached.

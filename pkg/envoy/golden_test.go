@@ -50,8 +50,8 @@ var goldenRows = []string{
 	"misconfigured",                 // unknown app
 }
 
-// knownEngineBugs are rows whose golden holds what DESIGN §3 and
-// PROTOCOL.md require while pkg/authz currently produces something else.
+// knownEngineBugs are rows whose golden holds what the decision table and
+// Envoy's wire rules require while pkg/authz currently produces something else.
 // Such a row is skipped with its diff logged; once the engine is fixed the
 // row fails until it is removed from here. -update leaves these goldens alone.
 var knownEngineBugs = map[string]string{}
@@ -166,7 +166,7 @@ func readProtoJSON(t testing.TB, path string, m proto.Message) {
 }
 
 // writeGolden writes m as stable, indented protojson with the proto field
-// names (the ones PROTOCOL.md and Envoy's docs use).
+// names (the ones Envoy's docs use).
 func writeGolden(t testing.TB, path string, m proto.Message) {
 	t.Helper()
 	b, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)

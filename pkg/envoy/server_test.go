@@ -263,7 +263,7 @@ func TestGRPC(t *testing.T) {
 	}
 }
 
-// assertWireRules checks PROTOCOL.md's rules for every header of resp:
+// assertWireRules checks Envoy's wire rules for every header of resp:
 // values in value (never raw_value), the deprecated append unset, no CR/LF/NUL.
 func assertWireRules(t testing.TB, resp *authv3.CheckResponse) {
 	t.Helper()
