@@ -14,6 +14,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/extauthz/extauthz/pkg/store/migrations"
 )
 
 // EnvURL names the environment variable pointing the tests at an existing
@@ -156,4 +158,17 @@ func databaseName(test string) string {
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	return fmt.Sprintf("%s_%s", b.String(), hex.EncodeToString(rnd[:]))
+}
+
+// MigratedPool returns a pool on a fresh database for t with extauthz's
+// schema applied (see Pool).
+func MigratedPool(t testing.TB) *pgxpool.Pool {
+	t.Helper()
+	pool := Pool(t)
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	if err := migrations.Migrate(ctx, pool); err != nil {
+		t.Fatalf("pgtest: migrating: %v", err)
+	}
+	return pool
 }

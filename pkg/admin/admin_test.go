@@ -19,7 +19,6 @@ import (
 	"github.com/extauthz/extauthz/pkg/explain"
 	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/session"
-	"github.com/extauthz/extauthz/pkg/store/migrations"
 	adminv1 "github.com/extauthz/extauthz/proto/extauthz/admin/v1"
 )
 
@@ -38,11 +37,7 @@ type env struct {
 
 func start(t *testing.T) *env {
 	t.Helper()
-	ctx := context.Background()
-	pool := pgtest.Pool(t)
-	if err := migrations.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
+	pool := pgtest.MigratedPool(t)
 	e := &env{profiles: profile.NewPostgres(pool), sessions: session.NewPostgres(pool)}
 	apps := []authz.App{{Policy: authz.DefaultPolicy(authz.DefaultApp), Profiles: e.profiles}}
 	var err error

@@ -19,14 +19,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func migratedPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool := pgtest.Pool(t)
-	if err := migrations.Migrate(t.Context(), pool); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
+func migratedPool(t *testing.T) *pgxpool.Pool { return pgtest.MigratedPool(t) }
 
 func TestPostgresContract(t *testing.T) {
 	t.Parallel()

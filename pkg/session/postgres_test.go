@@ -22,14 +22,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func migratedPool(t *testing.T) *pgxpool.Pool {
-	t.Helper()
-	pool := pgtest.Pool(t)
-	if err := migrations.Migrate(t.Context(), pool); err != nil {
-		t.Fatal(err)
-	}
-	return pool
-}
+func migratedPool(t *testing.T) *pgxpool.Pool { return pgtest.MigratedPool(t) }
 
 // profileMaker adds profiles through the real profile store, so sessions
 // satisfy their foreign key.

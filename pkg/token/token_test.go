@@ -11,7 +11,6 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/cookie"
 	"github.com/extauthz/extauthz/pkg/profile"
-	"github.com/extauthz/extauthz/pkg/store/migrations"
 	"github.com/extauthz/extauthz/pkg/token"
 )
 
@@ -83,10 +82,7 @@ func TestMemory(t *testing.T) {
 }
 
 func TestPostgres(t *testing.T) {
-	pool := pgtest.Pool(t)
-	if err := migrations.Migrate(context.Background(), pool); err != nil {
-		t.Fatal(err)
-	}
+	pool := pgtest.MigratedPool(t)
 	ps := profile.NewPostgres(pool)
 	p, err := ps.AddProfile(context.Background(), "alice@example.com", "", true, false)
 	if err != nil {
