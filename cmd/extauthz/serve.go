@@ -232,6 +232,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	mux := http.NewServeMux()
 	svc.ops.Mount(mux)
+	if cfg.Pprof {
+		ops.MountPprof(mux)
+	}
 	svc.mountHTTPCheck(mux)
 	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 

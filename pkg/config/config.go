@@ -17,6 +17,9 @@ type Config struct {
 	GRPCAddr string `yaml:"grpc_addr"`
 	// HTTPAddr serves /healthz, /readyz, /metrics (and may serve the HTTP check).
 	HTTPAddr string `yaml:"http_addr"`
+	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr. Off by
+	// default: profiles reveal internals and cost CPU while taken.
+	Pprof bool `yaml:"pprof"`
 	// DatabaseURL is a secret: log Redacted() only. Empty runs the in-memory
 	// store seeded from SeedProfiles.
 	DatabaseURL      string `yaml:"database_url"`

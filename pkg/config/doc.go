@@ -44,6 +44,7 @@
 //	key                   flag                    env                             default
 //	grpc_addr             --grpc-addr             EXTAUTHZ_GRPC_ADDR              :9191
 //	http_addr             --http-addr             EXTAUTHZ_HTTP_ADDR              :9090 (/healthz /readyz /metrics, HTTP check)
+//	pprof                 --pprof                 EXTAUTHZ_PPROF                  false (/debug/pprof/ on http_addr)
 //	database_url          --database-url          EXTAUTHZ_DATABASE_URL           "" = in-memory store, nothing persists
 //	database_max_conns    --database-max-conns    EXTAUTHZ_DATABASE_MAX_CONNS     20
 //	lookup_timeout        --lookup-timeout        EXTAUTHZ_LOOKUP_TIMEOUT         150ms, must be < envoy_timeout

@@ -41,6 +41,7 @@ func bindings(c *Config) []binding {
 	return []binding{
 		{key: "grpc_addr", usage: "gRPC ext_authz listen `address` (host:port)", value: &stringValue[string]{&c.GRPCAddr}},
 		{key: "http_addr", usage: "HTTP `address` for /healthz, /readyz, /metrics and the HTTP check", value: &stringValue[string]{&c.HTTPAddr}},
+		{key: "pprof", usage: "serve Go's profiler at /debug/pprof/ on http_addr", value: &boolValue{&c.Pprof}},
 		{key: "database_url", usage: "PostgreSQL `url`; empty runs the in-memory store (nothing persists)", secret: true, value: &stringValue[string]{&c.DatabaseURL}},
 		{key: "database_max_conns", usage: "database pool size", value: &intValue{&c.DatabaseMaxConns}},
 		{key: "lookup_timeout", usage: "store deadline per decision; must be below envoy_timeout", value: &durationValue{&c.LookupTimeout}},

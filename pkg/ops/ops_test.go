@@ -56,3 +56,18 @@ func TestEndpoints(t *testing.T) {
 		t.Fatalf("/metrics = %d %s", code, body)
 	}
 }
+
+func TestPprofOptIn(t *testing.T) {
+	s := ops.New(nil)
+	if code, _ := serve(t, s, "/debug/pprof/"); code != http.StatusNotFound {
+		t.Fatalf("/debug/pprof/ without opting in = %d, want 404", code)
+	}
+	mux := http.NewServeMux()
+	s.Mount(mux)
+	ops.MountPprof(mux)
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/goroutine?debug=1", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "goroutine profile") {
+		t.Fatalf("/debug/pprof/goroutine = %d %.80s", rec.Code, rec.Body.String())
+	}
+}
