@@ -1,11 +1,13 @@
 package envoy
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 )
@@ -48,16 +50,53 @@ func BenchmarkFromDecision(b *testing.B) {
 }
 
 // BenchmarkCheckSteadyState is Check end to end for row 11 with in-memory
-// fake stores (no gRPC transport).
+// fake stores and the header filter serve uses, without the gRPC
+// transport: "message" from the generated request to the generated
+// response; "bytes" from the serialized request to the serialized
+// response, through the generated messages ("generated": proto.Unmarshal,
+// Check, proto.Marshal, what gRPC's standard codec does) or the wire path
+// serve runs ("wire": CheckWire, with the copy the codec makes).
 func BenchmarkCheckSteadyState(b *testing.B) {
-	srv := NewServer(newWorld(b).engine, Options{})
+	w := newWorld(b)
+	srv := NewServer(w.engine, Options{Keep: w.engine.HeaderNames()})
 	req := steadyRequest(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		resp, err := srv.Check(ctx, req)
-		if err != nil || resp.GetOkResponse() == nil {
-			b.Fatalf("%v %v", resp, err)
-		}
+	raw, err := proto.Marshal(req)
+	if err != nil {
+		b.Fatal(err)
 	}
+	ctx := context.Background()
+	b.Run("message", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := srv.Check(ctx, req)
+			if err != nil || resp.GetOkResponse() == nil {
+				b.Fatalf("%v %v", resp, err)
+			}
+		}
+	})
+	b.Run("bytes/generated", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m := new(authv3.CheckRequest)
+			if err := proto.Unmarshal(raw, m); err != nil {
+				b.Fatal(err)
+			}
+			resp, err := srv.Check(ctx, m)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := proto.Marshal(resp); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bytes/wire", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			out, err := srv.CheckWire(ctx, bytes.Clone(raw))
+			if err != nil || len(out) == 0 {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -31,8 +31,20 @@
 //     Values always go in HeaderValue.value, never raw_value, and the
 //     deprecated append field is never set. Header order is the decision's.
 //     A decision carrying a header that Envoy would reject (CR, LF or NUL in
-//     a name or value, an empty name) is never sent: it becomes a fail-closed
-//     500 "misconfigured" denial.
+//     a name or value, an empty name) or a string that cannot be marshalled
+//     (not UTF-8) is never sent: it becomes a fail-closed 500 "misconfigured"
+//     denial.
+//
+//   - The wire path does the same without the generated messages:
+//     DecodeInput reads the serialized CheckRequest's few fields the
+//     translation needs (strings share the request's bytes) and
+//     EncodeDecision writes the CheckResponse FromDecision would build.
+//     Decoding Envoy's request into generated structs costs more than the
+//     decision itself. The fuzz tests hold the two paths to the same meaning:
+//     whatever proto.Unmarshal accepts, DecodeInput turns into the Input
+//     ToInput makes, and EncodeDecision's bytes unmarshal to FromDecision's
+//     message. RegisterWire serves Check that way on a server created with
+//     WireCodec; serve runs it.
 //
 //   - Server implements authv3.AuthorizationServer over any Decider
 //     (*authz.Engine is one). Denials, 503 included, are successful RPCs;
@@ -40,5 +52,6 @@
 //     become a gRPC Unavailable error, which hands the outcome to Envoy's
 //     failure_mode_allow. A request ToInput rejects is answered with a 400
 //     request_invalid denial. Options.Observe, when set, sees every input,
-//     decision and its duration (metrics and logs hook in there).
+//     decision and its duration (metrics and logs hook in there). CheckWire
+//     is Check over serialized messages.
 package envoy

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
@@ -34,24 +35,100 @@ func ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 	attrs := req.GetAttributes()
 	hr := attrs.GetRequest().GetHttp()
+	src := source{
+		app:    attrs.GetContextExtensions()[AppKey],
+		method: hr.GetMethod(),
+		scheme: hr.GetScheme(),
+		host:   hr.GetHost(),
+		path:   hr.GetPath(),
+	}
 	mp := hr.GetHeaders()
 	hm := hr.GetHeaderMap().GetHeaders()
+	if len(mp)+len(hm) > o.maxHeaders() {
+		return authz.Input{}, ErrTooManyHeaders
+	}
+	if len(mp) > 0 {
+		src.mp = make([]field, 0, len(mp))
+		for k, v := range mp {
+			src.mp = append(src.mp, field{k, v})
+		}
+	}
+	if len(hm) > 0 {
+		// raw_value bytes become strings through one buffer: one allocation
+		// for all of them instead of one per header line.
+		rawSize := 0
+		for _, e := range hm {
+			rawSize += len(e.GetRawValue())
+		}
+		var raws string
+		if rawSize > 0 {
+			var sb strings.Builder
+			sb.Grow(rawSize)
+			for _, e := range hm {
+				sb.Write(e.GetRawValue())
+			}
+			raws = sb.String()
+		}
+		src.hm = make([]mapEntry, len(hm))
+		off := 0
+		for i, e := range hm {
+			me := &src.hm[i]
+			me.key, me.value = e.GetKey(), e.GetValue()
+			if r := e.GetRawValue(); len(r) > 0 {
+				me.raw = raws[off : off+len(r)]
+				off += len(r)
+			}
+		}
+	}
+	return o.build(&src)
+}
 
+// source is what the translation reads from a CheckRequest, whichever way
+// it was decoded (the generated message, or DecodeInput's wire reader).
+type source struct {
+	app, method, scheme, host, path string
+	mp                              []field        // the headers map: distinct keys, any order
+	hm                              []mapEntry     // header_map, in order
+	idx                             map[string]int // the wire reader's index of mp, kept for reuse
+}
+
+// sources recycles the wire path's sources: build copies what it keeps,
+// so a source is garbage once the Input is built, and its slices (and
+// index) would otherwise be allocated again, growing, on every check.
+var sources = sync.Pool{New: func() any { return new(source) }}
+
+// release clears s (its strings point into a request) and recycles it.
+func (s *source) release() {
+	clear(s.mp)
+	clear(s.hm)
+	clear(s.idx)
+	*s = source{mp: s.mp[:0], hm: s.hm[:0], idx: s.idx}
+	sources.Put(s)
+}
+
+type field struct{ key, value string }
+
+// mapEntry is one HeaderValue of header_map; raw is raw_value ("" when
+// unset, and then value counts).
+type mapEntry struct{ key, value, raw string }
+
+// build turns src into an Input under o's limits.
+func (o Options) build(src *source) (authz.Input, error) {
 	// Bound the work before building anything.
-	n := len(mp) + len(hm)
+	n := len(src.mp) + len(src.hm)
 	if n > o.maxHeaders() {
 		return authz.Input{}, ErrTooManyHeaders
 	}
-	size, rawSize := 0, 0
-	for k, v := range mp {
-		size += len(k) + len(v)
+	size := 0
+	for _, f := range src.mp {
+		size += len(f.key) + len(f.value)
 	}
-	for _, e := range hm {
-		if r := e.GetRawValue(); len(r) > 0 {
-			size += len(e.GetKey()) + len(r)
-			rawSize += len(r)
+	for i := range src.hm {
+		e := &src.hm[i]
+		if e.raw != "" {
+			size += len(e.key) + len(e.raw)
 		} else {
-			size += len(e.GetKey()) + len(e.GetValue())
+			size += len(e.key) + len(e.value)
 		}
 	}
 	if size > o.maxHeaderBytes() {
@@ -59,11 +136,11 @@ func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 	}
 
 	in := authz.Input{
-		App:    attrs.GetContextExtensions()[AppKey],
-		Method: hr.GetMethod(),
-		Scheme: hr.GetScheme(),
-		Host:   hr.GetHost(),
-		Path:   hr.GetPath(),
+		App:    src.app,
+		Method: src.method,
+		Scheme: src.scheme,
+		Host:   src.host,
+		Path:   src.path,
 	}
 	if n == 0 {
 		in.Headers = authz.Headers{}
@@ -93,42 +170,30 @@ func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 	// Envoy sends map keys lower-case, so all of them normally go straight
 	// in. Keys that are not lower-case could collide with another key after
 	// lower-casing; they are added afterwards in sorted order so that the
-	// order of values under one name never depends on map iteration.
-	var mixed []string
-	for k, v := range mp {
-		if k == "" {
+	// order of values under one name never depends on map order.
+	var mixed []field
+	for _, f := range src.mp {
+		if f.key == "" {
 			continue
 		}
-		if hasUpper(k) {
-			mixed = append(mixed, k)
+		if hasUpper(f.key) {
+			mixed = append(mixed, f)
 			continue
 		}
-		add(k, v)
+		add(f.key, f.value)
 	}
 	if len(mixed) > 0 {
-		slices.Sort(mixed)
-		for _, k := range mixed {
-			add(lowerASCII(k), mp[k])
+		slices.SortFunc(mixed, func(a, b field) int { return strings.Compare(a.key, b.key) })
+		for _, f := range mixed {
+			add(lowerASCII(f.key), f.value)
 		}
 	}
-	// raw_value bytes become strings through one buffer: one allocation for
-	// all of them instead of one per header line.
-	var raws string
-	if rawSize > 0 {
-		var sb strings.Builder
-		sb.Grow(rawSize)
-		for _, e := range hm {
-			sb.Write(e.GetRawValue())
-		}
-		raws = sb.String()
-	}
-	off := 0
-	for _, e := range hm {
-		k := lowerASCII(e.GetKey())
-		v := e.GetValue()
-		if r := e.GetRawValue(); len(r) > 0 {
-			v = raws[off : off+len(r)]
-			off += len(r)
+	for i := range src.hm {
+		e := &src.hm[i]
+		k := lowerASCII(e.key)
+		v := e.value
+		if e.raw != "" {
+			v = e.raw
 		}
 		if k == "" {
 			continue

@@ -119,7 +119,12 @@ func (hs *headers) add(name, value string, action corev3.HeaderValueOption_Heade
 // accepts: a CR, LF or NUL would make Envoy reject the whole response and
 // take its error path (failure_mode_allow may then let the request through
 // without our header mutations).
-func safeDecision(d *authz.Decision) bool { return d.HeadersValid(safeName, safeValue) }
+//
+// The body is a proto3 string too: one that is not UTF-8 cannot be
+// marshalled either.
+func safeDecision(d *authz.Decision) bool {
+	return d.HeadersValid(safeName, safeValue) && utf8.ValidString(d.Body)
+}
 
 func safeName(s string) bool { return s != "" && safeValue(s) }
 

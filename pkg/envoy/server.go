@@ -2,6 +2,7 @@ package envoy
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
@@ -51,14 +52,57 @@ func Register(s *grpc.Server, srv *Server) {
 // included, is a successful RPC, except a lookup_unavailable decision when
 // Options.UnavailableAsError is set.
 func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
-	var start time.Time
-	if s.opts.Observe != nil {
-		start = time.Now()
-	}
+	start := s.start()
 	in, err := s.opts.ToInput(req)
-	var d authz.Decision
 	if err != nil {
 		in = authz.Input{App: appOf(req)}
+	}
+	d, err := s.decide(ctx, start, in, err)
+	if err != nil {
+		return nil, err
+	}
+	return FromDecision(d, s.opts), nil
+}
+
+// CheckWire is Check over a serialized CheckRequest, answering a serialized
+// CheckResponse (DecodeInput, EncodeDecision). b must not be modified
+// afterwards. Bytes that are not a message fail with codes.Internal, as
+// gRPC's own decoding would.
+func (s *Server) CheckWire(ctx context.Context, b []byte) ([]byte, error) {
+	start := s.start()
+	src := sources.Get().(*source)
+	err := s.opts.decode(b, src)
+	if errors.Is(err, ErrMalformed) {
+		src.release()
+		return nil, status.Errorf(codes.Internal, "grpc: error unmarshalling request: %v", err)
+	}
+	var in authz.Input
+	if err == nil {
+		in, err = s.opts.build(src)
+	}
+	if err != nil {
+		in = authz.Input{App: src.app}
+	}
+	src.release()
+	d, err := s.decide(ctx, start, in, err)
+	if err != nil {
+		return nil, err
+	}
+	return EncodeDecision(d, s.opts), nil
+}
+
+func (s *Server) start() time.Time {
+	if s.opts.Observe != nil {
+		return time.Now()
+	}
+	return time.Time{}
+}
+
+// decide answers in, or a 400 when translating the request failed (inErr;
+// in then holds only the app).
+func (s *Server) decide(ctx context.Context, start time.Time, in authz.Input, inErr error) (authz.Decision, error) {
+	var d authz.Decision
+	if inErr != nil {
 		d = authz.Denial(in.App, 400, authz.ReasonRequestInvalid, s.reasonHeader(in.App))
 	} else {
 		d = s.d.Decide(ctx, in)
@@ -67,9 +111,9 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 		s.opts.Observe(ctx, in, d, time.Since(start))
 	}
 	if s.opts.UnavailableAsError && !d.Allow && d.Reason == authz.ReasonLookupUnavailable {
-		return nil, status.Error(codes.Unavailable, "extauthz: profile or session store unavailable")
+		return d, status.Error(codes.Unavailable, "extauthz: profile or session store unavailable")
 	}
-	return FromDecision(d, s.opts), nil
+	return d, nil
 }
 
 func (s *Server) reasonHeader(app string) string {

@@ -110,8 +110,8 @@ func serveAndStop(t *testing.T, dbURL string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gs := grpc.NewServer()
-	envoy.Register(gs, envoy.NewServer(engine, envoy.Options{}))
+	gs := grpc.NewServer(envoy.WireCodec())
+	envoy.RegisterWire(gs, envoy.NewServer(engine, envoy.Options{}))
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(gs, hs)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
