@@ -46,6 +46,7 @@ func newCaches(cfg config.Config, st *stores, m *metrics.Metrics, log *slog.Logg
 		return cache.Options{
 			Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: neg,
 			Hits: m.CacheHits.WithLabelValues(name), Misses: m.CacheMisses.WithLabelValues(name),
+			Refreshes: m.CacheRefreshes.WithLabelValues(name),
 		}
 	}
 	if cfg.ChangeFeed {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -35,8 +37,9 @@ type Options struct {
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 	// Hits and Misses count lookups answered from memory and lookups that
-	// went to the store (nil: not counted).
-	Hits, Misses Counter
+	// went to the store; Refreshes counts background reloads of entries in
+	// use near the end of their TTL (nil: not counted).
+	Hits, Misses, Refreshes Counter
 }
 
 type nopCounter struct{}
@@ -50,15 +53,17 @@ var errCachedNotFound = fmt.Errorf("cache: %w", authz.ErrNotFound)
 // core is the lookup logic the three decorators share: an lru plus
 // singleflight, TTLs and counters.
 type core[K comparable, V any] struct {
-	lru     *lru[K, V]
-	group   singleflight.Group
-	now     func() time.Time
-	ttl     time.Duration
-	negTTL  time.Duration
-	hits    Counter
-	misses  Counter
-	flight  func(K) string            // singleflight key of K
-	expires func(V) (time.Time, bool) // the answer's own end of life, if it has one
+	lru        *lru[K, V]
+	group      singleflight.Group
+	now        func() time.Time
+	ttl        time.Duration
+	negTTL     time.Duration
+	hits       Counter
+	misses     Counter
+	refreshes  Counter
+	refreshing sync.WaitGroup            // background reloads in flight
+	flight     func(K) string            // singleflight key of K
+	expires    func(V) (time.Time, bool) // the answer's own end of life, if it has one
 
 	// joined, if set, runs after a caller joined a trip (tests only).
 	joined func()
@@ -83,24 +88,61 @@ func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K)
 	if o.Misses == nil {
 		o.Misses = nopCounter{}
 	}
+	if o.Refreshes == nil {
+		o.Refreshes = nopCounter{}
+	}
 	return &core[K, V]{
 		lru: newLRU[K, V](o.Size, hash), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
-		hits: o.Hits, misses: o.Misses, flight: flight, expires: expires,
+		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes, flight: flight, expires: expires,
 	}
 }
 
-// hit answers k from memory if it can. It allocates nothing.
-func (c *core[K, V]) hit(k K) (V, error, bool) {
-	v, neg, ok := c.lru.get(k, c.now())
+// hit answers k from memory if it can. It allocates nothing. due asks the
+// caller to start refresh: the entry is near the end of its TTL.
+func (c *core[K, V]) hit(k K) (v V, err error, ok, due bool) {
+	v, neg, due, ok := c.lru.get(k, c.now())
 	if !ok {
 		var zero V
-		return zero, nil, false
+		return zero, nil, false, false
 	}
 	c.hits.Inc()
 	if neg {
-		return v, errCachedNotFound, true
+		return v, errCachedNotFound, true, false
 	}
-	return v, nil, true
+	return v, nil, true, due
+}
+
+// refreshTimeout bounds a background reload.
+const refreshTimeout = 2 * time.Second
+
+// refresh reloads k in the background (sharing a trip with any concurrent
+// miss), so that a key in steady use is not dropped at the end of its TTL
+// and its next request does not wait for the store. The entry being
+// refreshed keeps answering until its own deadline: a reload that fails
+// leaves it to expire as it would have.
+func (c *core[K, V]) refresh(k K, load func(context.Context) (V, error)) {
+	c.refreshes.Inc()
+	c.refreshing.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		_, _, _ = c.group.Do(c.flight(k), func() (any, error) {
+			v, seq, err := c.loadAndStore(ctx, k, load)
+			return flightResult[V]{v: v, seq: seq}, err
+		})
+	})
+}
+
+// lifetime is how long an answer loaded at start may be used (the TTL, or
+// its own end of life when that comes first) and when a hit should reload
+// it: at three quarters of the TTL plus up to an eighth of jitter, so that
+// entries loaded together are not reloaded together. An answer that ends
+// before its TTL is not reloaded: it is about to die anyway.
+func (c *core[K, V]) lifetime(start time.Time, v V) (deadline, refreshAt time.Time) {
+	deadline = start.Add(c.ttl)
+	if end, ok := c.expires(v); ok && end.Before(deadline) {
+		return end, time.Time{}
+	}
+	return deadline, start.Add(c.ttl*3/4 + rand.N(c.ttl/8+1))
 }
 
 // flightResult is what one collapsed store trip hands to every caller.
@@ -158,18 +200,14 @@ func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Co
 	v, err := load(ctx)
 	switch {
 	case err == nil:
-		deadline := start.Add(c.ttl)
-		if end, ok := c.expires(v); ok && end.Before(deadline) {
-			deadline = end
-		}
-		if start.Before(deadline) {
-			c.lru.add(k, v, false, deadline, seq)
+		if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
+			c.lru.add(k, v, false, deadline, refreshAt, seq)
 		}
 	case authz.IsTransient(err):
 		// Never cached: the next request asks the store again.
 	case errors.Is(err, authz.ErrNotFound) && c.negTTL > 0:
 		var zero V
-		c.lru.add(k, zero, true, start.Add(c.negTTL), seq)
+		c.lru.add(k, zero, true, start.Add(c.negTTL), time.Time{}, seq)
 	}
 	return v, seq, err
 }
@@ -178,12 +216,8 @@ func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Co
 // shard was invalidated since seq.
 func (c *core[K, V]) store(k K, v V, seq uint64) {
 	start := c.now()
-	deadline := start.Add(c.ttl)
-	if end, ok := c.expires(v); ok && end.Before(deadline) {
-		deadline = end
-	}
-	if start.Before(deadline) {
-		c.lru.add(k, v, false, deadline, seq)
+	if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
+		c.lru.add(k, v, false, deadline, refreshAt, seq)
 	}
 }
 

@@ -119,13 +119,82 @@ func TestProfileTTL(t *testing.T) {
 	if hits.n.Load() != 2 || misses.n.Load() != 1 {
 		t.Errorf("hits %d misses %d, want 2 and 1", hits.n.Load(), misses.n.Load())
 	}
-	clk.Advance(30*time.Second - time.Nanosecond)
+	clk.Advance(22 * time.Second) // before any refresh is due
 	if _, _ = c.LookupProfile(ctx, "a@x.io"); store.calls.Load() != 1 {
 		t.Fatalf("an entry younger than the TTL was not served")
 	}
-	clk.Advance(time.Nanosecond)
-	if _, _ = c.LookupProfile(ctx, "a@x.io"); store.calls.Load() != 2 {
-		t.Fatalf("an entry as old as the TTL was served")
+	clk.Advance(8*time.Second - time.Nanosecond) // due: served, and reloaded in the background
+	if _, _ = c.LookupProfile(ctx, "a@x.io"); misses.n.Load() != 1 {
+		t.Fatalf("an entry younger than the TTL was not served")
+	}
+	c.c.refreshing.Wait()
+	if n := store.calls.Load(); n != 2 {
+		t.Fatalf("store calls after a due hit = %d, want 2 (the background reload)", n)
+	}
+	// The reloaded entry lives one TTL from its reload, not longer.
+	clk.Advance(30 * time.Second)
+	if _, _ = c.LookupProfile(ctx, "a@x.io"); store.calls.Load() != 3 || misses.n.Load() != 2 {
+		t.Fatalf("an entry as old as the TTL was served (calls %d, misses %d)", store.calls.Load(), misses.n.Load())
+	}
+}
+
+// TestRefreshAhead: an entry in use is reloaded once, in the background,
+// between 3/4 and 7/8 of its TTL; a failed reload leaves it to expire at
+// its own deadline.
+func TestRefreshAhead(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	clk := newClock()
+	profiles := map[string]authz.Profile{"a@x.io": {ID: "1", Email: "a@x.io", Active: true, Name: "A"}}
+	store, mu := profileStore(profiles)
+	refreshes := &counter{}
+	c := NewProfiles(store, Options{Size: 10, TTL: 80 * time.Second, Now: clk.Now, Refreshes: refreshes})
+	lookup := func() authz.Profile {
+		t.Helper()
+		p, err := c.LookupProfile(ctx, "a@x.io")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	lookup()
+	clk.Advance(59 * time.Second) // < 3/4 TTL
+	lookup()
+	if refreshes.n.Load() != 0 {
+		t.Fatal("reloaded before 3/4 of the TTL")
+	}
+	mu.Lock()
+	profiles["a@x.io"] = authz.Profile{ID: "1", Email: "a@x.io", Active: true, Name: "A2"}
+	mu.Unlock()
+	clk.Advance(11 * time.Second) // 70 s: past 7/8 of the TTL
+	if p := lookup(); p.Name != "A" {
+		t.Fatalf("a due hit answered %q, want the cached %q", p.Name, "A")
+	}
+	lookup() // a second due hit does not start a second reload
+	c.c.refreshing.Wait()
+	if refreshes.n.Load() != 1 || store.calls.Load() != 2 {
+		t.Fatalf("refreshes %d, store calls %d; want 1 and 2", refreshes.n.Load(), store.calls.Load())
+	}
+	if p := lookup(); p.Name != "A2" {
+		t.Fatalf("after the reload: %q, want %q", p.Name, "A2")
+	}
+
+	// The reloaded entry is due again at 70+70 s; this time the store is
+	// down: the entry keeps answering until 70+80 s, then the caller waits
+	// for the store like any miss.
+	store.lookup = func(context.Context, string) (authz.Profile, error) { return authz.Profile{}, errUnavailable }
+	clk.Advance(71 * time.Second)
+	if p := lookup(); p.Name != "A2" {
+		t.Fatalf("a due hit with the store down: %q", p.Name)
+	}
+	c.c.refreshing.Wait()
+	clk.Advance(8*time.Second + 999*time.Millisecond)
+	if p := lookup(); p.Name != "A2" || refreshes.n.Load() != 2 {
+		t.Fatalf("after a failed reload: %q, refreshes %d (want the entry, and no second reload)", p.Name, refreshes.n.Load())
+	}
+	clk.Advance(time.Millisecond)
+	if _, err := c.LookupProfile(ctx, "a@x.io"); !authz.IsTransient(err) {
+		t.Fatalf("past its deadline with the store down: %v, want a transient error", err)
 	}
 }
 
@@ -177,7 +246,7 @@ func TestBound(t *testing.T) {
 	}
 	far := time.Now().Add(time.Hour)
 	for i := range 300_000 {
-		big.add(i, i, false, far, big.seq(i))
+		big.add(i, i, false, far, time.Time{}, big.seq(i))
 	}
 	if n := big.len(); n > 100_000+len(big.shards) || n < 90_000 {
 		t.Fatalf("sharded cache holds %d entries, want about 100000", n)

@@ -12,6 +12,13 @@
 //     session never past its ExpiresAt, an access token never past its
 //     ExpiresAt. Expired entries are never served, not even when the store
 //     is down (decision row 6: a *fresh* cached answer is used, else 503).
+//   - Refresh ahead: the first hit on a positive entry past 3/4 of its TTL
+//     (plus up to 1/8 of jitter) is answered from memory and reloads the
+//     entry in the background, one reload per entry, sharing a trip with
+//     any concurrent miss. A key in steady use therefore never expires on
+//     the request path, and entries loaded together are not reloaded
+//     together. A failed reload changes nothing: the entry still ends at
+//     its deadline. Entries bounded by their own expiry are not reloaded.
 //   - "Not found" (authz.ErrNotFound) is cached for Options.NegativeTTL.
 //     Transient failures (authz.IsTransient) and permanent errors are never
 //     cached.

@@ -35,6 +35,7 @@ type node[K comparable, V any] struct {
 	val        V
 	neg        bool      // a cached "not found"
 	deadline   time.Time // the entry is dead from this instant on
+	refreshAt  time.Time // a hit from this instant on reloads it in the background (zero: never)
 	prev, next *node[K, V]
 }
 
@@ -64,27 +65,33 @@ func newLRU[K comparable, V any](size int, hash func(K) uint64) *lru[K, V] {
 func (c *lru[K, V]) shard(k K) *shard[K, V] { return &c.shards[c.hash(k)&c.mask] }
 
 // get returns the live entry for k. A dead entry is dropped on the way.
-func (c *lru[K, V]) get(k K, now time.Time) (v V, neg, ok bool) {
+// due reports that the entry is past its refresh instant; the caller that
+// sees it first (and only that one) is told, so one background reload runs
+// per entry.
+func (c *lru[K, V]) get(k K, now time.Time) (v V, neg, due, ok bool) {
 	s := c.shard(k)
 	s.mu.Lock()
 	n := s.m[k]
 	if n == nil {
 		s.mu.Unlock()
-		return v, false, false
+		return v, false, false, false
 	}
 	if !now.Before(n.deadline) {
 		s.unlink(n)
 		delete(s.m, k)
 		s.mu.Unlock()
-		return v, false, false
+		return v, false, false, false
 	}
 	if s.root.next != n {
 		s.unlink(n)
 		s.pushFront(n)
 	}
+	if !n.refreshAt.IsZero() && !now.Before(n.refreshAt) {
+		n.refreshAt, due = time.Time{}, true
+	}
 	v, neg = n.val, n.neg
 	s.mu.Unlock()
-	return v, neg, true
+	return v, neg, due, true
 }
 
 // seq returns k's shard invalidation sequence, for a later add.
@@ -93,7 +100,7 @@ func (c *lru[K, V]) seq(k K) uint64 { return c.shard(k).seq.Load() }
 // add stores an entry for k unless its shard was invalidated since seq was
 // read, and reports whether it did. The least recently used entry of the
 // shard makes room.
-func (c *lru[K, V]) add(k K, v V, neg bool, deadline time.Time, seq uint64) bool {
+func (c *lru[K, V]) add(k K, v V, neg bool, deadline, refreshAt time.Time, seq uint64) bool {
 	s := c.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,7 +108,7 @@ func (c *lru[K, V]) add(k K, v V, neg bool, deadline time.Time, seq uint64) bool
 		return false
 	}
 	if n := s.m[k]; n != nil {
-		n.val, n.neg, n.deadline = v, neg, deadline
+		n.val, n.neg, n.deadline, n.refreshAt = v, neg, deadline, refreshAt
 		s.unlink(n)
 		s.pushFront(n)
 		return true
@@ -115,7 +122,7 @@ func (c *lru[K, V]) add(k K, v V, neg bool, deadline time.Time, seq uint64) bool
 	} else {
 		n = new(node[K, V])
 	}
-	n.key, n.val, n.neg, n.deadline = k, v, neg, deadline
+	n.key, n.val, n.neg, n.deadline, n.refreshAt = k, v, neg, deadline, refreshAt
 	s.m[k] = n
 	s.pushFront(n)
 	return true

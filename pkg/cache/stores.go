@@ -51,12 +51,17 @@ func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
 
 // LookupProfile implements authz.ProfileSource.
 func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
-	if v, err, ok := p.c.hit(email); ok {
+	if v, err, ok, due := p.c.hit(email); ok {
+		if due {
+			p.c.refresh(email, p.loader(email))
+		}
 		return v, err
 	}
-	return p.c.fill(ctx, email, func(ctx context.Context) (authz.Profile, error) {
-		return p.next.LookupProfile(ctx, email)
-	})
+	return p.c.fill(ctx, email, p.loader(email))
+}
+
+func (p *Profiles) loader(email string) func(context.Context) (authz.Profile, error) {
+	return func(ctx context.Context) (authz.Profile, error) { return p.next.LookupProfile(ctx, email) }
 }
 
 // RegisterProfile implements authz.ProfileSource: it always reaches the
@@ -110,13 +115,18 @@ func NewSessions(next authz.SessionStore, o Options) *Sessions {
 
 // GetSession implements authz.SessionStore.
 func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
-	if v, err, ok := s.c.hit(h); ok {
+	if v, err, ok, due := s.c.hit(h); ok {
+		if due {
+			s.c.refresh(h, s.loader(h))
+		}
 		return own(v), err
 	}
-	v, err := s.c.fill(ctx, h, func(ctx context.Context) (authz.Session, error) {
-		return s.next.GetSession(ctx, h)
-	})
+	v, err := s.c.fill(ctx, h, s.loader(h))
 	return own(v), err
+}
+
+func (s *Sessions) loader(h cookie.Hash) func(context.Context) (authz.Session, error) {
+	return func(ctx context.Context) (authz.Session, error) { return s.next.GetSession(ctx, h) }
 }
 
 // own gives the caller its own copy of the one slice a Session holds, so
@@ -206,12 +216,17 @@ func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
 
 // LookupAccessToken implements authz.AccessTokenStore.
 func (t *Tokens) LookupAccessToken(ctx context.Context, h cookie.Hash) (authz.AccessToken, error) {
-	if v, err, ok := t.c.hit(h); ok {
+	if v, err, ok, due := t.c.hit(h); ok {
+		if due {
+			t.c.refresh(h, t.loader(h))
+		}
 		return v, err
 	}
-	return t.c.fill(ctx, h, func(ctx context.Context) (authz.AccessToken, error) {
-		return t.next.LookupAccessToken(ctx, h)
-	})
+	return t.c.fill(ctx, h, t.loader(h))
+}
+
+func (t *Tokens) loader(h cookie.Hash) func(context.Context) (authz.AccessToken, error) {
+	return func(ctx context.Context) (authz.AccessToken, error) { return t.next.LookupAccessToken(ctx, h) }
 }
 
 // Invalidate implements Invalidator: a token event drops its hash; a

@@ -40,6 +40,7 @@ type Metrics struct {
 	flushes         *prometheus.CounterVec
 	CacheHits       *prometheus.CounterVec
 	CacheMisses     *prometheus.CounterVec
+	CacheRefreshes  *prometheus.CounterVec
 	InvalidationLag prometheus.Histogram
 	ListenerUp      prometheus.Gauge
 }
@@ -94,6 +95,10 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 		Name: "extauthz_cache_misses_total",
 		Help: "Lookups that went to the store, by cache.",
 	}, []string{"cache"})
+	m.CacheRefreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_cache_refreshes_total",
+		Help: "Entries in use reloaded in the background near the end of their TTL, by cache.",
+	}, []string{"cache"})
 	m.InvalidationLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "extauthz_invalidation_lag_seconds",
 		Help:    "Time from a change's commit to its eviction on this replica (LISTEN/NOTIFY).",
@@ -114,7 +119,7 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	build.WithLabelValues(o.Version, goVersion).Set(1)
 
 	reg.MustRegister(m.decisions, m.checkDuration, m.storeDuration, m.storeErrors, m.rekeyed,
-		m.flushes, m.CacheHits, m.CacheMisses, m.InvalidationLag, m.ListenerUp, build)
+		m.flushes, m.CacheHits, m.CacheMisses, m.CacheRefreshes, m.InvalidationLag, m.ListenerUp, build)
 	if o.Runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
