@@ -5,19 +5,22 @@
 # comparison at half the steady-state peak, and throughput/RSS with 10k,
 # 100k and 1M live sessions; then the Go micro-benchmarks of the hot path.
 #
-# Usage: scripts/bench.sh [--smoke] [--out FILE]
-#   --smoke     every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
-#   --out FILE  also write the report (markdown, with the machine) to FILE
+# Usage: scripts/bench.sh [--smoke] [--out FILE] [--profile DIR]
+#   --smoke        every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
+#   --out FILE     also write the report (markdown, with the machine) to FILE
+#   --profile DIR  also write CPU profiles (floor, steady state, re-key) to DIR
 # Environment: BENCH_DURATION (default 5s), BENCH_CONCURRENCY (default 32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=false
 out=""
+profile=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=true ;;
     --out) out=$2; shift ;;
-    *) echo "usage: $0 [--smoke] [--out FILE]" >&2; exit 2 ;;
+    --profile) profile=$(realpath -m "$2"); shift ;;
+    *) echo "usage: $0 [--smoke] [--out FILE] [--profile DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -32,6 +35,7 @@ report=$(mktemp)
 trap 'rm -f "$report"' EXIT
 args=(-bench.out "$report" -bench.duration "${BENCH_DURATION:-5s}" -bench.concurrency "${BENCH_CONCURRENCY:-32}")
 $smoke && args+=(-bench.smoke)
+[ -n "$profile" ] && args+=(-bench.profile "$profile")
 
 machine
 # The load run (skipped by plain `go test` unless EXTAUTHZ_BENCH is set).

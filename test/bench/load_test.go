@@ -11,15 +11,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/extauthz/extauthz/internal/pgtest"
 	"github.com/extauthz/extauthz/test/harness"
@@ -32,6 +31,7 @@ var (
 	duration    = flag.Duration("bench.duration", 5*time.Second, "length of each measured scenario")
 	concurrency = flag.Int("bench.concurrency", 32, "concurrent requests in flight (both servers)")
 	out         = flag.String("bench.out", "", "also write the report (markdown) to this file")
+	profileDir  = flag.String("bench.profile", "", "also write CPU profiles of the floor, the steady state and the re-key path to this directory")
 )
 
 const users = 1000 // profiles user0..user999@bench.example
@@ -76,13 +76,18 @@ func TestBench(t *testing.T) {
 	seedSessions(t, pool, "switch-", 0, switchSessions)
 	exec1(t, pool, `VACUUM ANALYZE`)
 
-	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn"}})
-	floorGRPC, floorHTTP := startFloor(t)
+	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"}})
+	floorGRPC, floorHTTP, floorPID := startFloor(t)
+	// The same do-nothing server with the gRPC tuning serve applies (a pool
+	// of stream workers sized as serve sizes it), to show what that tuning
+	// alone is worth.
+	workers := max(64, 16*runtime.GOMAXPROCS(0))
+	tunedGRPC, tunedHTTP, tunedPID := startFloor(t, "-workers", strconv.Itoa(workers))
 
 	conns := func(addr string) []*grpc.ClientConn {
 		var cs []*grpc.ClientConn
 		for range 4 {
-			c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+			c, err := dial(addr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,16 +96,16 @@ func TestBench(t *testing.T) {
 		}
 		return cs
 	}
-	ext, floor := conns(svc.GRPCAddr), conns(floorGRPC)
+	ext, floor, tuned := conns(svc.GRPCAddr), conns(floorGRPC), conns(tunedGRPC)
 
 	// The steady-state requests: user k with its live session bench-k.
-	steady := make([]*authv3.CheckRequest, users)
+	steady := make([][]byte, users)
 	for k := range users {
-		steady[k] = request(userEmail(k), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+		steady[k] = wire(request(userEmail(k), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
 	}
-	steadyNext := func(i uint64) *authv3.CheckRequest { return steady[i%users] }
+	steadyNext := func(i uint64) []byte { return steady[i%users] }
 	base := load{concurrency: *concurrency, duration: d}
-	with := func(conns []*grpc.ClientConn, next func(uint64) *authv3.CheckRequest) load {
+	with := func(conns []*grpc.ClientConn, next func(uint64) []byte) load {
 		l := base
 		l.conns, l.next = conns, next
 		return l
@@ -110,55 +115,72 @@ func TestBench(t *testing.T) {
 	warm := with(ext, steadyNext)
 	warm.duration = max(d/2, 500*time.Millisecond)
 	warm.run(ctx, "warm")
-	warmFloor := with(floor, steadyNext)
-	warmFloor.duration = warm.duration
-	warmFloor.run(ctx, "warm")
+	for _, c := range [][]*grpc.ClientConn{floor, tuned} {
+		w := with(c, steadyNext)
+		w.duration = warm.duration
+		w.run(ctx, "warm")
+	}
 
 	type row struct {
-		r      result
-		allocs float64
-		trips  float64
+		r         result
+		allocs    float64
+		trips     float64
+		storeTime time.Duration // spent in store queries, per request
+		cpu       time.Duration // server CPU (user+system), per request
 	}
 	measure := func(name string, l load) row {
 		t.Helper()
-		m0 := scrape(t, svc)
+		m0, c0 := scrape(t, svc), cpuTime(t, svc.PID())
 		r := l.run(ctx, name)
-		m1 := scrape(t, svc)
+		m1, c1 := scrape(t, svc), cpuTime(t, svc.PID())
 		if r.errors > 0 {
 			t.Errorf("%s: %d gRPC errors", name, r.errors)
 		}
 		n := float64(max(r.requests, 1))
-		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / n, trips: (m1.trips - m0.trips) / n}
+		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / n, trips: (m1.trips - m0.trips) / n,
+			storeTime: time.Duration((m1.storeSeconds - m0.storeSeconds) / n * float64(time.Second)),
+			cpu:       (c1 - c0) / time.Duration(max(r.requests, 1))}
 	}
-	f0 := floorMallocs(t, floorHTTP)
-	fl := with(floor, steadyNext).run(ctx, "floor")
-	floorAllocs := (floorMallocs(t, floorHTTP) - f0) / float64(max(fl.requests, 1))
+	measureFloor := func(conns []*grpc.ClientConn, httpAddr string, pid int) row {
+		m0, c0 := floorMallocs(t, httpAddr), cpuTime(t, pid)
+		r := with(conns, steadyNext).run(ctx, "floor")
+		m1, c1 := floorMallocs(t, httpAddr), cpuTime(t, pid)
+		n := max(r.requests, 1)
+		return row{r: r, allocs: (m1 - m0) / float64(n), cpu: (c1 - c0) / time.Duration(n)}
+	}
+	fr := measureFloor(floor, floorHTTP, floorPID)
+	tf := measureFloor(tuned, tunedHTTP, tunedPID)
+	fl, floorAllocs, floorCPU := fr.r, fr.allocs, fr.cpu
 
 	rows := []row{measure("steady state (cache hit)", with(ext, steadyNext))}
-	rows = append(rows, measure("first visit (re-key: 1 insert)", with(ext, func(i uint64) *authv3.CheckRequest {
-		return request(userEmail(int(i%users)), "")
-	})))
-	rows = append(rows, measure("identity switch (flush + re-key)", with(ext, func(i uint64) *authv3.CheckRequest {
+	firstVisit := make([][]byte, users)
+	for k := range users {
+		firstVisit[k] = wire(request(userEmail(k), ""))
+	}
+	rows = append(rows, measure("first visit (re-key: 1 insert)", with(ext, func(i uint64) []byte { return firstVisit[i%users] })))
+	rows = append(rows, measure("identity switch (flush + re-key)", with(ext, func(i uint64) []byte {
 		owner := int(i) % users // switch-i belongs to user i%1000 (seedSessions)
-		return request(userEmail((owner+1)%users), "extauthz_session="+token("switch-"+strconv.Itoa(int(i))))
+		return wire(request(userEmail((owner+1)%users), "extauthz_session="+token("switch-"+strconv.Itoa(int(i)))))
 	})))
-	rows = append(rows, measure("unknown email (distinct)", with(ext, func(i uint64) *authv3.CheckRequest {
-		return request("nobody"+strconv.FormatUint(i, 10)+"@bench.example", "")
+	rows = append(rows, measure("unknown email (distinct)", with(ext, func(i uint64) []byte {
+		return wire(request("nobody"+strconv.FormatUint(i, 10)+"@bench.example", ""))
 	})))
-	garbage := request("", "extauthz_session=%%garbage%%; other=1")
-	rows = append(rows, measure("garbage cookie, no identity", with(ext, func(uint64) *authv3.CheckRequest { return garbage })))
+	garbage := wire(request("", "extauthz_session=%%garbage%%; other=1"))
+	rows = append(rows, measure("garbage cookie, no identity", with(ext, func(uint64) []byte { return garbage })))
 
 	report("## Closed loop, concurrency %d, %s per scenario\n\n", *concurrency, d)
-	report("| scenario | req/s | p50 | p99 | allocs/req (server) | store trips/req | ratio to floor | reason |\n")
-	report("|---|---:|---:|---:|---:|---:|---:|---|\n")
-	report("| floor: do-nothing ext_authz | %.0f | %s | %s | %.0f | - | 1.00 | - |\n", fl.rps(), us(fl.pct(.5)), us(fl.pct(.99)), floorAllocs)
+	report("| scenario | req/s | p50 | p99 | server CPU/req | allocs/req (server) | store trips/req | store time/req | ratio to floor | reason |\n")
+	report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	report("| floor: do-nothing ext_authz | %.0f | %s | %s | %s | %.0f | - | - | 1.00 | - |\n", fl.rps(), us(fl.pct(.5)), us(fl.pct(.99)), us1(floorCPU), floorAllocs)
+	report("| floor with %d stream workers | %.0f | %s | %s | %s | %.0f | - | - | %.2f | - |\n", workers, tf.r.rps(), us(tf.r.pct(.5)), us(tf.r.pct(.99)), us1(tf.cpu), tf.allocs, tf.r.rps()/fl.rps())
 	for _, x := range rows {
-		report("| %s | %.0f | %s | %s | %.0f | %.3f | %.2f | %s |\n", x.r.name, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)),
-			x.allocs, x.trips, x.r.rps()/fl.rps(), x.r.mainReason())
+		report("| %s | %.0f | %s | %s | %s | %.0f | %.3f | %s | %.2f | %s |\n", x.r.name, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)),
+			us1(x.cpu), x.allocs, x.trips, us(x.storeTime), x.r.rps()/fl.rps(), x.r.mainReason())
 	}
 	st := rows[0]
-	report("\nSteady state: %d requests, %d store queries (extauthz_store_query_duration_seconds_count delta); throughput %.2f× the floor.\n\n",
-		st.r.requests, int(st.trips*float64(st.r.requests)+0.5), st.r.rps()/fl.rps())
+	report("\nSteady state: %d requests, %d store queries (extauthz_store_query_duration_seconds_count delta); "+
+		"throughput %.2f× the floor and %.2f× the floor with stream workers; server CPU per check %s against %s and %s.\n\n",
+		st.r.requests, int(st.trips*float64(st.r.requests)+0.5), st.r.rps()/fl.rps(), st.r.rps()/tf.r.rps(), us1(st.cpu), us1(floorCPU), us1(tf.cpu))
 	if st.trips != 0 {
 		t.Errorf("steady state reached the store: %.4f trips per request", st.trips)
 	}
@@ -188,14 +210,14 @@ func TestBench(t *testing.T) {
 	for _, n := range tiers {
 		seed(n)
 		exec1(t, pool, `ANALYZE extauthz_sessions`)
-		next := func(i uint64) *authv3.CheckRequest {
+		next := func(i uint64) []byte {
 			k := rand.IntN(n)
-			return request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+			return wire(request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
 		}
 		// Warm: touch up to a cache's worth of them once.
-		w := with(ext, func(i uint64) *authv3.CheckRequest {
+		w := with(ext, func(i uint64) []byte {
 			k := int(i)
-			return request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k)))
+			return wire(request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
 		})
 		w.duration, w.limit = 10*time.Minute, min(n, 100_000)
 		w.run(ctx, "warm")
@@ -203,6 +225,12 @@ func TestBench(t *testing.T) {
 		report("| %d | %.0f | %s | %s | %.3f | %d MiB |\n", n, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)), x.trips, rssKiB(t, svc.PID())/1024)
 	}
 	report("\n")
+	if *profileDir != "" {
+		sec := max(int(d.Seconds()), 3)
+		cpuProfile(t, ctx, "http://"+floorHTTP, filepath.Join(*profileDir, "floor.pprof"), sec, with(floor, steadyNext))
+		cpuProfile(t, ctx, "http://"+svc.HTTPAddr, filepath.Join(*profileDir, "steady.pprof"), sec, with(ext, steadyNext))
+		cpuProfile(t, ctx, "http://"+svc.HTTPAddr, filepath.Join(*profileDir, "rekey.pprof"), sec, with(ext, func(i uint64) []byte { return firstVisit[i%users] }))
+	}
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(rep.String()), 0o644); err != nil {
 			t.Fatal(err)
@@ -211,6 +239,9 @@ func TestBench(t *testing.T) {
 }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+func us1(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
 func sus(d time.Duration) string {
 	return fmt.Sprintf("%+.0f µs", float64(d)/float64(time.Microsecond))
 }
@@ -239,8 +270,9 @@ func seedSessions(t *testing.T, pool *pgxpool.Pool, prefix string, from, to int)
 }
 
 // startFloor builds and runs the do-nothing server; it returns its gRPC and
-// HTTP addresses. The process is killed (by its PID) in t's cleanup.
-func startFloor(t *testing.T) (string, string) {
+// HTTP addresses and its PID. The process is killed (by its PID) in t's
+// cleanup.
+func startFloor(t *testing.T, args ...string) (grpcAddr, httpAddr string, pid int) {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "floor")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -248,7 +280,7 @@ func startFloor(t *testing.T) (string, string) {
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the floor: %v\n%s", err, b)
 	}
-	cmd := exec.Command(bin, "-grpc", "127.0.0.1:0", "-http", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"-grpc", "127.0.0.1:0", "-http", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -266,7 +298,44 @@ func startFloor(t *testing.T) (string, string) {
 		t.Fatalf("floor said %q: %v", line, err)
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
-	return g, h
+	return g, h, cmd.Process.Pid
+}
+
+// cpuProfile runs l while taking a CPU profile of the server at base
+// (/debug/pprof/profile) and writes it to path.
+func cpuProfile(t *testing.T, ctx context.Context, base, path string, sec int, l load) {
+	t.Helper()
+	l.duration = time.Duration(sec)*time.Second + 500*time.Millisecond
+	type got struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan got, 1)
+	go func() {
+		resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", base, sec))
+		if err != nil {
+			ch <- got{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("%s: %s", resp.Status, b)
+		}
+		ch <- got{b, err}
+	}()
+	l.run(ctx, "profile")
+	g := <-ch
+	if g.err != nil {
+		t.Fatalf("profile %s: %v", path, g.err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, g.b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("CPU profile written to %s (go tool pprof -top %s)\n", path, path)
 }
 
 func floorMallocs(t *testing.T, addr string) float64 {
@@ -284,7 +353,7 @@ func floorMallocs(t *testing.T, addr string) float64 {
 	return v
 }
 
-type sample struct{ mallocs, trips float64 }
+type sample struct{ mallocs, trips, storeSeconds float64 }
 
 // scrape reads the server's malloc count and its store round trips from
 // /metrics.
@@ -309,9 +378,29 @@ func scrape(t *testing.T, svc *harness.Service) sample {
 			s.mallocs = v
 		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_count{"):
 			s.trips += v
+		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_sum{"):
+			s.storeSeconds += v
 		}
 	}
 	return s
+}
+
+// cpuTime is the user+system CPU time pid has used (/proc/PID/stat, in
+// clock ticks of 1/100 s).
+func cpuTime(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The command name (field 2) may hold spaces; fields resume after ")".
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	utime, err1 := strconv.ParseInt(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseInt(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		t.Fatalf("/proc/%d/stat: %q", pid, b)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 func rssKiB(t *testing.T, pid int) int {

@@ -1,9 +1,10 @@
 // Command floor is the do-nothing ext_authz server extauthz is measured
 // against: every Check is allowed at once, with no parsing, no lookups and
 // no headers. It also serves its malloc count (GET /mallocs) so that the
-// benchmark can report allocations per request for the floor too.
+// benchmark can report allocations per request for the floor too, and a CPU
+// profile (GET /debug/pprof/profile) to compare with extauthz's.
 //
-// Usage: floor -grpc 127.0.0.1:PORT -http 127.0.0.1:PORT
+// Usage: floor -grpc 127.0.0.1:PORT -http 127.0.0.1:PORT [-workers N]
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime"
@@ -36,6 +38,7 @@ func (allow) Check(context.Context, *authv3.CheckRequest) (*authv3.CheckResponse
 func main() {
 	grpcAddr := flag.String("grpc", "127.0.0.1:0", "gRPC listen address")
 	httpAddr := flag.String("http", "127.0.0.1:0", "HTTP listen address for /mallocs")
+	workers := flag.Int("workers", 0, "gRPC stream workers (0: gRPC's default, a goroutine per call)")
 	flag.Parse()
 	ln, err := net.Listen("tcp", *grpcAddr)
 	if err != nil {
@@ -45,7 +48,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	gs := grpc.NewServer()
+	var opts []grpc.ServerOption
+	if *workers > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(*workers)))
+	}
+	gs := grpc.NewServer(opts...)
 	authv3.RegisterAuthorizationServer(gs, allow{})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /mallocs", func(w http.ResponseWriter, _ *http.Request) {
@@ -53,6 +60,7 @@ func main() {
 		runtime.ReadMemStats(&m)
 		fmt.Fprintln(w, m.Mallocs)
 	})
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	go func() { _ = http.Serve(hl, mux) }()
 	go func() {
 		sig := make(chan os.Signal, 1)
