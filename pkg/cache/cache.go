@@ -64,12 +64,13 @@ type core[K comparable, V any] struct {
 	refreshing sync.WaitGroup            // background reloads in flight
 	flight     func(K) string            // singleflight key of K
 	expires    func(V) (time.Time, bool) // the answer's own end of life, if it has one
+	retain     func(K, V) (K, V)         // copies of k and v that share no memory with the request
 
 	// joined, if set, runs after a caller joined a trip (tests only).
 	joined func()
 }
 
-func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K) string, expires func(V) (time.Time, bool)) *core[K, V] {
+func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K) string, expires func(V) (time.Time, bool), retain func(K, V) (K, V)) *core[K, V] {
 	if o.Size <= 0 {
 		o.Size = DefaultSize
 	}
@@ -93,7 +94,7 @@ func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K)
 	}
 	return &core[K, V]{
 		lru: newLRU[K, V](o.Size, hash), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
-		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes, flight: flight, expires: expires,
+		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes, flight: flight, expires: expires, retain: retain,
 	}
 }
 
@@ -201,13 +202,15 @@ func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Co
 	switch {
 	case err == nil:
 		if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-			c.lru.add(k, v, false, deadline, refreshAt, seq)
+			ck, cv := c.retain(k, v)
+			c.lru.add(ck, cv, false, deadline, refreshAt, seq)
 		}
 	case authz.IsTransient(err):
 		// Never cached: the next request asks the store again.
 	case errors.Is(err, authz.ErrNotFound) && c.negTTL > 0:
 		var zero V
-		c.lru.add(k, zero, true, start.Add(c.negTTL), time.Time{}, seq)
+		ck, _ := c.retain(k, zero)
+		c.lru.add(ck, zero, true, start.Add(c.negTTL), time.Time{}, seq)
 	}
 	return v, seq, err
 }
@@ -217,7 +220,8 @@ func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Co
 func (c *core[K, V]) store(k K, v V, seq uint64) {
 	start := c.now()
 	if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-		c.lru.add(k, v, false, deadline, refreshAt, seq)
+		ck, cv := c.retain(k, v)
+		c.lru.add(ck, cv, false, deadline, refreshAt, seq)
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/cookie"
@@ -672,5 +674,62 @@ func TestHitAllocatesNothing(t *testing.T) {
 		_, _ = sc.GetSession(ctx, h)
 	}); n != 0 {
 		t.Fatalf("a hit allocates %v times", n)
+	}
+}
+
+// TestEntriesShareNoMemoryWithTheRequest: keys and values stored in a cache
+// are copies. Strings of a request decoded by the gRPC wire path are views
+// of the whole serialized request; an entry holding one would keep that
+// request alive for as long as the entry lives.
+func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	request := strings.Repeat("h", 4096) + "known@x.io unknown@x.io new@x.io app"
+	view := func(s string) string {
+		i := strings.Index(request, s)
+		return request[i : i+len(s)]
+	}
+	inRequest := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		base := uintptr(unsafe.Pointer(unsafe.StringData(request)))
+		return p >= base && p < base+uintptr(len(request))
+	}
+
+	store, _ := profileStore(map[string]authz.Profile{"known@x.io": {ID: "1", Email: view("known@x.io"), Active: true}})
+	store.register = func(_ context.Context, email, name string) (authz.Profile, error) {
+		return authz.Profile{ID: "2", Email: email, Name: name, Active: true}, nil
+	}
+	profiles := NewProfiles(store, Options{Size: 10})
+	_, _ = profiles.LookupProfile(ctx, view("known@x.io"))
+	_, _ = profiles.LookupProfile(ctx, view("unknown@x.io")) // a negative entry
+	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("app"))
+	n := 0
+	for i := range profiles.c.lru.shards {
+		for k, e := range profiles.c.lru.shards[i].m {
+			n++
+			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) {
+				t.Errorf("profile entry %q shares the request's memory: %+v", k, e.val)
+			}
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d profile entries, want 3", n)
+	}
+
+	sessions := NewSessions(&fakeSessions{replace: func(context.Context, cookie.Hash, authz.Session) error { return nil }}, Options{Size: 10})
+	next := authz.Session{Hash: hashOf("s"), ProfileID: "1", IdentityKey: "email:" + view("known@x.io"),
+		Email: view("known@x.io"), App: view("app"), ExpiresAt: time.Now().Add(time.Hour)}
+	if err := sessions.ReplaceSession(ctx, cookie.Hash{}, next); err != nil {
+		t.Fatal(err)
+	}
+	for i := range sessions.c.lru.shards {
+		for _, e := range sessions.c.lru.shards[i].m {
+			if inRequest(e.val.Email) || inRequest(e.val.App) {
+				t.Errorf("session entry shares the request's memory: %+v", e.val)
+			}
+		}
 	}
 }

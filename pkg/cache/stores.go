@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/extauthz/extauthz/pkg/authz"
@@ -46,7 +47,10 @@ var (
 // NewProfiles returns a cache in front of next.
 func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
 	return &Profiles{next: next, c: newCore[string, authz.Profile](o, hashString, identity,
-		func(authz.Profile) (time.Time, bool) { return time.Time{}, false })}
+		func(authz.Profile) (time.Time, bool) { return time.Time{}, false },
+		func(email string, p authz.Profile) (string, authz.Profile) {
+			return strings.Clone(email), retainProfile(p)
+		})}
 }
 
 // LookupProfile implements authz.ProfileSource.
@@ -110,7 +114,8 @@ var (
 // NewSessions returns a cache in front of next.
 func NewSessions(next authz.SessionStore, o Options) *Sessions {
 	return &Sessions{next: next, c: newCore[cookie.Hash, authz.Session](o, hashToken, tokenFlight,
-		func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true })}
+		func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true },
+		func(h cookie.Hash, s authz.Session) (cookie.Hash, authz.Session) { return h, retainSession(s) })}
 }
 
 // GetSession implements authz.SessionStore.
@@ -127,6 +132,23 @@ func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session
 
 func (s *Sessions) loader(h cookie.Hash) func(context.Context) (authz.Session, error) {
 	return func(ctx context.Context) (authz.Session, error) { return s.next.GetSession(ctx, h) }
+}
+
+// An entry lives as long as the cache keeps it, so it must not share memory
+// with the request that caused it: the gRPC wire path hands out strings
+// that are views of a whole serialized request (an email normalised to
+// itself would keep a kilobyte alive per entry). Entries are copied when
+// they are stored, on a miss or a write, never on a hit.
+
+func retainProfile(p authz.Profile) authz.Profile {
+	p.ID, p.Email, p.Name = strings.Clone(p.ID), strings.Clone(p.Email), strings.Clone(p.Name)
+	return p
+}
+
+func retainSession(s authz.Session) authz.Session {
+	s.ProfileID, s.IdentityKey = strings.Clone(s.ProfileID), strings.Clone(s.IdentityKey)
+	s.Email, s.App = strings.Clone(s.Email), strings.Clone(s.App)
+	return own(s)
 }
 
 // own gives the caller its own copy of the one slice a Session holds, so
@@ -211,7 +233,11 @@ var (
 // NewTokens returns a cache in front of next.
 func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
 	return &Tokens{next: next, c: newCore[cookie.Hash, authz.AccessToken](o, hashToken, tokenFlight,
-		func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() })}
+		func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
+		func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
+			t.ProfileID, t.Name, t.Profile = strings.Clone(t.ProfileID), strings.Clone(t.Name), retainProfile(t.Profile)
+			return h, t
+		})}
 }
 
 // LookupAccessToken implements authz.AccessTokenStore.

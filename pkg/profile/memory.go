@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,7 +63,11 @@ func NewMemory(now func() time.Time, seed []authz.Profile) (*Memory, error) {
 	return m, nil
 }
 
+// insert stores p, with copies of its strings: a caller's string may be a
+// view of a whole request (the gRPC wire path), which the store must not
+// keep alive.
 func (m *Memory) insert(p *authz.Profile) {
+	p.ID, p.Email, p.Name = strings.Clone(p.ID), strings.Clone(p.Email), strings.Clone(p.Name)
 	m.byEmail[p.Email] = p
 	m.byID[p.ID] = p
 }
@@ -194,9 +199,9 @@ func (m *Memory) SetEmail(ctx context.Context, id, email string) (authz.Profile,
 		return authz.Profile{}, fmt.Errorf("profile: set email: %w", ErrExists)
 	}
 	delete(m.byEmail, p.Email)
-	p.Email = email
+	p.Email = strings.Clone(email)
 	p.Modified = stamp(m.now())
-	m.byEmail[email] = p
+	m.byEmail[p.Email] = p
 	return *p, nil
 }
 
