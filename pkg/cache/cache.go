@@ -93,7 +93,7 @@ func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K)
 		o.Refreshes = nopCounter{}
 	}
 	return &core[K, V]{
-		lru: newLRU[K, V](o.Size, hash), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
+		lru: newLRU[K, V](o.Size, hash, o.Now()), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
 		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes, flight: flight, expires: expires, retain: retain,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,7 +243,7 @@ func TestBound(t *testing.T) {
 		t.Fatalf("Len = %d after 10 keys, want 3", n)
 	}
 	// A large cache is sharded; its bound still holds.
-	big := newLRU[int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 })
+	big := newLRU[int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }, time.Now())
 	if len(big.shards) < 2 {
 		t.Fatalf("a 100k cache has %d shard(s)", len(big.shards))
 	}
@@ -253,6 +254,75 @@ func TestBound(t *testing.T) {
 	if n := big.len(); n > 100_000+len(big.shards) || n < 90_000 {
 		t.Fatalf("sharded cache holds %d entries, want about 100000", n)
 	}
+	// Every shard's slab holds no more nodes than its bound (plus the
+	// sentinel): evicted nodes are reused, not appended.
+	for i := range big.shards {
+		s := &big.shards[i]
+		if len(s.nodes) > s.cap+1 || len(s.m)+len(s.free) != len(s.nodes)-1 {
+			t.Fatalf("shard %d: %d nodes, %d entries, %d free, bound %d", i, len(s.nodes), len(s.m), len(s.free), s.cap)
+		}
+	}
+	// The newest entries survive, in recency order.
+	if _, _, _, ok := big.get(299_999, time.Now()); !ok {
+		t.Fatal("the newest entry was evicted")
+	}
+	if _, _, _, ok := big.get(0, time.Now()); ok {
+		t.Fatal("the oldest entry survived")
+	}
+}
+
+// TestLRUOrder walks one shard's recency list through every operation
+// that moves, reuses or frees a node.
+func TestLRUOrder(t *testing.T) {
+	t.Parallel()
+	now := time.Now()
+	far := now.Add(time.Hour)
+	c := newLRU[string, int](3, hashString, now)
+	order := func() []string {
+		s := &c.shards[0]
+		var keys []string
+		for i := s.nodes[0].next; i != 0; i = s.nodes[i].next {
+			keys = append(keys, s.nodes[i].key)
+		}
+		return keys
+	}
+	want := func(keys ...string) {
+		t.Helper()
+		if got := order(); !slices.Equal(got, keys) {
+			t.Fatalf("recency %v, want %v", got, keys)
+		}
+		if c.len() != len(keys) {
+			t.Fatalf("len %d, want %d", c.len(), len(keys))
+		}
+	}
+	add := func(k string, v int) { c.add(k, v, false, far, time.Time{}, c.seq(k)) }
+	add("a", 1)
+	add("b", 2)
+	add("c", 3)
+	want("c", "b", "a")
+	c.get("a", now)
+	want("a", "c", "b")
+	add("d", 4) // evicts b, the least recent
+	want("d", "a", "c")
+	c.remove("a")
+	want("d", "c")
+	add("c", 30) // an update moves to the front
+	want("c", "d")
+	if v, _, _, _ := c.get("c", now); v != 30 {
+		t.Fatalf("c = %d", v)
+	}
+	c.add("e", 5, false, now.Add(time.Second), time.Time{}, c.seq("e"))
+	if _, _, _, ok := c.get("e", now.Add(time.Second)); ok {
+		t.Fatal("an entry at its deadline was served")
+	}
+	want("c", "d")
+	c.removeIf(func(k string, _ int) bool { return k == "d" })
+	want("c")
+	c.purge()
+	want()
+	add("f", 6)
+	add("g", 7)
+	want("g", "f")
 }
 
 func TestSingleflightCollapses(t *testing.T) {
@@ -708,7 +778,9 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("app"))
 	n := 0
 	for i := range profiles.c.lru.shards {
-		for k, e := range profiles.c.lru.shards[i].m {
+		sh := &profiles.c.lru.shards[i]
+		for k, j := range sh.m {
+			e := sh.nodes[j]
 			n++
 			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) {
 				t.Errorf("profile entry %q shares the request's memory: %+v", k, e.val)
@@ -726,7 +798,9 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range sessions.c.lru.shards {
-		for _, e := range sessions.c.lru.shards[i].m {
+		sh := &sessions.c.lru.shards[i]
+		for _, j := range sh.m {
+			e := sh.nodes[j]
 			if inRequest(e.val.Email) || inRequest(e.val.App) {
 				t.Errorf("session entry shares the request's memory: %+v", e.val)
 			}

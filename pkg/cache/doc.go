@@ -54,8 +54,13 @@
 // TTL; its clock is time.Now, so TTL tests would have to sleep; it has one
 // mutex for the whole cache, on the path every request takes; and it has no
 // hook for the per-shard invalidation sequence that closes the race between
-// a store read and an eviction. What is needed is small: a map and an
-// intrusive recency list per shard (lru.go, ~200 lines), split into up to
-// 64 shards by the key's hash. A hit takes one shard lock for a map lookup
-// and a list move and allocates nothing (see BenchmarkHit*).
+// a store read and an eviction. What is needed is small: a map and a
+// recency list per shard (lru.go), split into up to 64 shards by the key's
+// hash. A hit takes one shard lock for a map lookup and a list move and
+// allocates nothing (see BenchmarkHit*). The layout is chosen for the
+// garbage collector, which traces the whole cache on every cycle while
+// requests run: entries sit in one slab per shard linked by index, the map
+// holds indexes, and an entry's strings share one allocation
+// (BenchmarkGCFullCache: a full collection over 100,000 cached sessions
+// went from 20 to about 9 ms).
 package cache
