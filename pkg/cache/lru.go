@@ -57,6 +57,11 @@ const entriesPerShard = 256
 // maxShards bounds the split; beyond it lock contention is not the problem.
 const maxShards = 64
 
+// initialSlab is the room a shard starts with; the slab grows with use up
+// to the shard's bound (a cache of 100,000 sessions that holds a few
+// thousand costs a few thousand nodes).
+const initialSlab = 16
+
 func newLRU[K comparable, V any](size int, hash func(K) uint64, epoch time.Time) *lru[K, V] {
 	n := 1
 	for n < maxShards && n*2*entriesPerShard <= size {
@@ -67,7 +72,7 @@ func newLRU[K comparable, V any](size int, hash func(K) uint64, epoch time.Time)
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.m = make(map[K]int32)
-		s.nodes = make([]node[K, V], 1, min(per, entriesPerShard)+1)
+		s.nodes = make([]node[K, V], 1, min(per, initialSlab)+1)
 		s.cap = per
 	}
 	return c
