@@ -9,7 +9,9 @@
 #   --smoke        every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
 #   --out FILE     also write the report (markdown, with the machine) to FILE
 #   --profile DIR  also write CPU profiles (floor, steady state, re-key) to DIR
-# Environment: BENCH_DURATION (default 5s), BENCH_CONCURRENCY (default 32).
+# Environment: BENCH_DURATION (default 5s), BENCH_CONCURRENCY (default 32);
+# BENCH_SERVER_ENV adds environment to the extauthz under test (e.g.
+# GODEBUG=gctrace=1) and BENCH_SERVER_LOGS=1 prints its log at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=false

@@ -76,9 +76,13 @@ func TestBench(t *testing.T) {
 	seedSessions(t, pool, "switch-", 0, switchSessions)
 	exec1(t, pool, `VACUUM ANALYZE`)
 
-	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"}, Env: strings.Fields(os.Getenv("ZZ_ENV"))})
+	// BENCH_SERVER_ENV adds environment to extauthz (GODEBUG=gctrace=1,
+	// GOGC=...); BENCH_SERVER_LOGS=1 prints its log (gctrace included) at
+	// the end.
+	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"},
+		Env: strings.Fields(os.Getenv("BENCH_SERVER_ENV"))})
 	defer func() {
-		if os.Getenv("ZZ_LOGS") != "" {
+		if os.Getenv("BENCH_SERVER_LOGS") != "" {
 			fmt.Println(svc.Logs())
 		}
 	}()
