@@ -46,7 +46,7 @@ EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^TestBench$' -v ./test/benc
 
 benchtime=1s
 $smoke && benchtime=100ms
-micro=$(go test -run '^$' -bench 'Hit|CheckSteadyState' -benchtime "$benchtime" -benchmem ./pkg/cache/ ./pkg/envoy/ \
+micro=$(go test -run '^$' -bench 'Hit|CheckSteadyState|GCFullCache' -benchtime "$benchtime" -benchmem ./pkg/cache/ ./pkg/envoy/ \
   | grep -E '^Benchmark')
 printf '## Go benchmarks of the hot path\n\n```\n%s\n```\n' "$micro"
 
