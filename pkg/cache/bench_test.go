@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +96,7 @@ func BenchmarkGCFullCache(b *testing.B) {
 	sc := NewSessions(&fakeSessions{get: func(_ context.Context, h cookie.Hash) (authz.Session, error) {
 		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", h[0:4], h[4:10])
 		email := fmt.Sprintf("user%x@example.com", h[10:13])
-		return authz.Session{Hash: h, ProfileID: id, IdentityKey: "email:" + email, Email: email, App: fmt.Sprint("default"),
+		return authz.Session{Hash: h, ProfileID: id, IdentityKey: "email:" + email, Email: email, App: strings.Clone("default"),
 			ExpiresAt: time.Now().Add(time.Hour)}, nil
 	}}, Options{Size: 2 * n})
 	ctx := context.Background()

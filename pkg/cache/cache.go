@@ -100,17 +100,17 @@ func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K)
 
 // hit answers k from memory if it can. It allocates nothing. due asks the
 // caller to start refresh: the entry is near the end of its TTL.
-func (c *core[K, V]) hit(k K) (v V, err error, ok, due bool) {
+func (c *core[K, V]) hit(k K) (v V, ok, due bool, err error) {
 	v, neg, due, ok := c.lru.get(k, c.now())
 	if !ok {
 		var zero V
-		return zero, nil, false, false
+		return zero, false, false, nil
 	}
 	c.hits.Inc()
 	if neg {
-		return v, errCachedNotFound, true, false
+		return v, true, false, errCachedNotFound
 	}
-	return v, nil, true, due
+	return v, true, due, nil
 }
 
 // refreshTimeout bounds a background reload.

@@ -55,7 +55,7 @@ func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
 
 // LookupProfile implements authz.ProfileSource.
 func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
-	if v, err, ok, due := p.c.hit(email); ok {
+	if v, ok, due, err := p.c.hit(email); ok {
 		if due {
 			p.c.refresh(email, p.loader(email))
 		}
@@ -120,7 +120,7 @@ func NewSessions(next authz.SessionStore, o Options) *Sessions {
 
 // GetSession implements authz.SessionStore.
 func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
-	if v, err, ok, due := s.c.hit(h); ok {
+	if v, ok, due, err := s.c.hit(h); ok {
 		if due {
 			s.c.refresh(h, s.loader(h))
 		}
@@ -266,7 +266,7 @@ func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
 
 // LookupAccessToken implements authz.AccessTokenStore.
 func (t *Tokens) LookupAccessToken(ctx context.Context, h cookie.Hash) (authz.AccessToken, error) {
-	if v, err, ok, due := t.c.hit(h); ok {
+	if v, ok, due, err := t.c.hit(h); ok {
 		if due {
 			t.c.refresh(h, t.loader(h))
 		}
