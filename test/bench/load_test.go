@@ -134,6 +134,7 @@ func TestBench(t *testing.T) {
 	type row struct {
 		r         result
 		allocs    float64
+		bytes     float64 // allocated, per request
 		trips     float64
 		storeTime time.Duration // spent in store queries, per request
 		cpu       time.Duration // server CPU (user+system), per request
@@ -147,7 +148,7 @@ func TestBench(t *testing.T) {
 			t.Errorf("%s: %d gRPC errors", name, r.errors)
 		}
 		n := float64(max(r.requests, 1))
-		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / n, trips: (m1.trips - m0.trips) / n,
+		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / n, bytes: (m1.bytes - m0.bytes) / n, trips: (m1.trips - m0.trips) / n,
 			storeTime: time.Duration((m1.storeSeconds - m0.storeSeconds) / n * float64(time.Second)),
 			cpu:       (c1 - c0) / time.Duration(max(r.requests, 1))}
 	}
@@ -156,7 +157,7 @@ func TestBench(t *testing.T) {
 		r := with(conns, steadyNext).run(ctx, "floor")
 		m1, c1 := floorMallocs(t, httpAddr), cpuTime(t, pid)
 		n := max(r.requests, 1)
-		return row{r: r, allocs: (m1 - m0) / float64(n), cpu: (c1 - c0) / time.Duration(n)}
+		return row{r: r, allocs: (m1.mallocs - m0.mallocs) / float64(n), bytes: (m1.bytes - m0.bytes) / float64(n), cpu: (c1 - c0) / time.Duration(n)}
 	}
 	fr := measureFloor(floor, floorHTTP, floorPID)
 	tf := measureFloor(tuned, tunedHTTP, tunedPID)
@@ -180,13 +181,13 @@ func TestBench(t *testing.T) {
 	rows = append(rows, measure("garbage cookie, no identity", with(ext, func(uint64) []byte { return garbage })))
 
 	report("## Closed loop, concurrency %d, %s per scenario\n\n", *concurrency, d)
-	report("| scenario | req/s | p50 | p99 | server CPU/req | allocs/req (server) | store trips/req | store time/req | ratio to floor | reason |\n")
-	report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	report("| floor: do-nothing ext_authz | %.0f | %s | %s | %s | %.0f | - | - | 1.00 | - |\n", fl.rps(), us(fl.pct(.5)), us(fl.pct(.99)), us1(floorCPU), floorAllocs)
-	report("| floor with %d stream workers | %.0f | %s | %s | %s | %.0f | - | - | %.2f | - |\n", workers, tf.r.rps(), us(tf.r.pct(.5)), us(tf.r.pct(.99)), us1(tf.cpu), tf.allocs, tf.r.rps()/fl.rps())
+	report("| scenario | req/s | p50 | p99 | server CPU/req | allocs/req (server) | bytes/req (server) | store trips/req | store time/req | ratio to floor | reason |\n")
+	report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	report("| floor: do-nothing ext_authz | %.0f | %s | %s | %s | %.0f | %.0f | - | - | 1.00 | - |\n", fl.rps(), us(fl.pct(.5)), us(fl.pct(.99)), us1(floorCPU), floorAllocs, fr.bytes)
+	report("| floor with %d stream workers | %.0f | %s | %s | %s | %.0f | %.0f | - | - | %.2f | - |\n", workers, tf.r.rps(), us(tf.r.pct(.5)), us(tf.r.pct(.99)), us1(tf.cpu), tf.allocs, tf.bytes, tf.r.rps()/fl.rps())
 	for _, x := range rows {
-		report("| %s | %.0f | %s | %s | %s | %.0f | %.3f | %s | %.2f | %s |\n", x.r.name, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)),
-			us1(x.cpu), x.allocs, x.trips, us(x.storeTime), x.r.rps()/fl.rps(), x.r.mainReason())
+		report("| %s | %.0f | %s | %s | %s | %.0f | %.0f | %.3f | %s | %.2f | %s |\n", x.r.name, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)),
+			us1(x.cpu), x.allocs, x.bytes, x.trips, us(x.storeTime), x.r.rps()/fl.rps(), x.r.mainReason())
 	}
 	st := rows[0]
 	report("\nSteady state: %d requests, %d store queries (extauthz_store_query_duration_seconds_count delta); "+
@@ -355,7 +356,7 @@ func cpuProfile(t *testing.T, ctx context.Context, base, path string, sec int, l
 	fmt.Printf("CPU profile written to %s (go tool pprof -top %s)\n", path, path)
 }
 
-func floorMallocs(t *testing.T, addr string) float64 {
+func floorMallocs(t *testing.T, addr string) sample {
 	t.Helper()
 	resp, err := http.Get("http://" + addr + "/mallocs")
 	if err != nil {
@@ -363,14 +364,14 @@ func floorMallocs(t *testing.T, addr string) float64 {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	v, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
-	if err != nil {
-		t.Fatal(err)
+	var s sample
+	if _, err := fmt.Sscan(string(b), &s.mallocs, &s.bytes); err != nil {
+		t.Fatalf("floor /mallocs %q: %v", b, err)
 	}
-	return v
+	return s
 }
 
-type sample struct{ mallocs, trips, storeSeconds float64 }
+type sample struct{ mallocs, bytes, trips, storeSeconds float64 }
 
 // scrape reads the server's malloc count and its store round trips from
 // /metrics.
@@ -393,6 +394,8 @@ func scrape(t *testing.T, svc *harness.Service) sample {
 		switch {
 		case strings.HasPrefix(line, "go_memstats_mallocs_total "):
 			s.mallocs = v
+		case strings.HasPrefix(line, "go_memstats_alloc_bytes_total "):
+			s.bytes = v
 		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_count{"):
 			s.trips += v
 		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_sum{"):

@@ -1,6 +1,7 @@
 // Command floor is the do-nothing ext_authz server extauthz is measured
 // against: every Check is allowed at once, with no parsing, no lookups and
-// no headers. It also serves its malloc count (GET /mallocs) so that the
+// no headers. It also serves its malloc count and allocated bytes (GET
+// /mallocs) so that the
 // benchmark can report allocations per request for the floor too, and a CPU
 // profile (GET /debug/pprof/profile) to compare with extauthz's.
 //
@@ -58,7 +59,7 @@ func main() {
 	mux.HandleFunc("GET /mallocs", func(w http.ResponseWriter, _ *http.Request) {
 		var m runtime.MemStats
 		runtime.ReadMemStats(&m)
-		fmt.Fprintln(w, m.Mallocs)
+		fmt.Fprintln(w, m.Mallocs, m.TotalAlloc)
 	})
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	go func() { _ = http.Serve(hl, mux) }()
