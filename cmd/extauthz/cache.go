@@ -29,12 +29,13 @@ type caches struct {
 	sess     *cache.Sessions
 	tok      *cache.Tokens
 	listener *cache.Listener // nil without a change feed
+	m        *metrics.Metrics
 }
 
 // newCaches prepares the caches cfg asks for; the wrapping happens as
 // newService asks for each store.
 func newCaches(cfg config.Config, st *stores, m *metrics.Metrics, log *slog.Logger) *caches {
-	c := &caches{on: st.pool != nil && cfg.CacheSize > 0}
+	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m}
 	if !c.on {
 		return c
 	}
@@ -72,6 +73,7 @@ func (c *caches) profiles(next authz.ProfileSource) authz.ProfileSource {
 	}
 	if c.prof == nil {
 		c.prof = cache.NewProfiles(next, c.opts("profiles"))
+		c.m.WatchCache("profiles", c.prof.Len)
 	}
 	return c.prof
 }
@@ -82,6 +84,7 @@ func (c *caches) sessions(next authz.SessionStore) authz.SessionStore {
 		return next
 	}
 	c.sess = cache.NewSessions(next, c.opts("sessions"))
+	c.m.WatchCache("sessions", c.sess.Len)
 	return c.sess
 }
 
@@ -91,6 +94,7 @@ func (c *caches) tokens(next authz.AccessTokenStore) authz.AccessTokenStore {
 		return next
 	}
 	c.tok = cache.NewTokens(next, c.opts("tokens"))
+	c.m.WatchCache("tokens", c.tok.Len)
 	return c.tok
 }
 

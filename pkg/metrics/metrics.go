@@ -31,6 +31,7 @@ const (
 // Metrics is the set of collectors of one process.
 type Metrics struct {
 	apps map[string]bool
+	reg  prometheus.Registerer
 
 	decisions       *prometheus.CounterVec
 	checkDuration   *prometheus.HistogramVec
@@ -57,7 +58,7 @@ type Options struct {
 
 // New creates the collectors and registers them on reg.
 func New(reg prometheus.Registerer, o Options) *Metrics {
-	m := &Metrics{apps: make(map[string]bool, len(o.Apps))}
+	m := &Metrics{apps: make(map[string]bool, len(o.Apps)), reg: reg}
 	for _, a := range o.Apps {
 		m.apps[a] = true
 	}
@@ -135,6 +136,16 @@ func (m *Metrics) app(a string) string {
 		return a
 	}
 	return "unknown"
+}
+
+// WatchCache reports n() as extauthz_cache_entries{cache=name} at every
+// scrape (n takes the cache's shard locks in turn: fine at scrape rate).
+func (m *Metrics) WatchCache(name string, n func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "extauthz_cache_entries",
+		Help:        "Entries held by the in-process cache (expired ones not yet dropped included), by cache.",
+		ConstLabels: prometheus.Labels{"cache": name},
+	}, func() float64 { return float64(n()) }))
 }
 
 // ObserveDecision records one decision.

@@ -154,3 +154,20 @@ func TestExpositionLints(t *testing.T) {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestWatchCache(t *testing.T) {
+	reg, m := newMetrics(t)
+	n := 3
+	m.WatchCache("sessions", func() int { return n })
+	m.WatchCache("profiles", func() int { return 1 })
+	n = 7 // read at scrape time, not at registration
+	want := `
+# HELP extauthz_cache_entries Entries held by the in-process cache (expired ones not yet dropped included), by cache.
+# TYPE extauthz_cache_entries gauge
+extauthz_cache_entries{cache="profiles"} 1
+extauthz_cache_entries{cache="sessions"} 7
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "extauthz_cache_entries"); err != nil {
+		t.Fatal(err)
+	}
+}
