@@ -152,7 +152,9 @@ func (o Options) build(src *source) (authz.Input, error) {
 	if o.Keep != nil {
 		n = min(n, len(o.Keep))
 	}
-	h := make(authz.Headers, n)
+	// A map sized for up to 8 entries is one group; the kept headers of a
+	// request rarely need more, and a map that does grows.
+	h := make(authz.Headers, min(n, 8))
 	vals := make([]string, 0, n)
 	add := func(name, v string) {
 		if o.Keep != nil && !o.Keep[name] {
