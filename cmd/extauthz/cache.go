@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -139,5 +140,29 @@ func (c *caches) checks() []ops.Check {
 func (c *caches) run(ctx context.Context, g *errgroup.Group) {
 	if c.listener != nil {
 		g.Go(func() error { return c.listener.Run(ctx) })
+	}
+	if c.on {
+		g.Go(func() error { c.sweep(ctx, sweepEvery); return nil })
+	}
+}
+
+// sweepEvery is how often expired entries are swept out of the caches.
+const sweepEvery = 10 * time.Second
+
+// sweep drops the caches' expired entries every period until ctx ends.
+func (c *caches) sweep(ctx context.Context, period time.Duration) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			for _, x := range c.each() {
+				if s, ok := x.(cache.Sweeper); ok {
+					s.Sweep()
+				}
+			}
+		}
 	}
 }

@@ -807,3 +807,37 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestSweep: a sweep drops exactly the entries that are dead, negative or
+// positive, and their nodes are reused.
+func TestSweep(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	clk := newClock()
+	store, _ := profileStore(map[string]authz.Profile{"a@x.io": {ID: "1", Email: "a@x.io", Active: true}})
+	c := NewProfiles(store, Options{Size: 1000, TTL: 10 * time.Second, NegativeTTL: 2 * time.Second, Now: clk.Now})
+	_, _ = c.LookupProfile(ctx, "a@x.io")
+	for i := range 100 {
+		_, _ = c.LookupProfile(ctx, fmt.Sprintf("nobody%d@x.io", i)) // negative entries
+	}
+	if n := c.Sweep(); n != 0 || c.Len() != 101 {
+		t.Fatalf("a sweep before anything died dropped %d, left %d", n, c.Len())
+	}
+	clk.Advance(2 * time.Second)
+	if n := c.Sweep(); n != 100 || c.Len() != 1 {
+		t.Fatalf("a sweep after the negative TTL dropped %d, left %d; want 100 and 1", n, c.Len())
+	}
+	if p, err := c.LookupProfile(ctx, "a@x.io"); err != nil || p.ID != "1" || store.calls.Load() != 101 {
+		t.Fatalf("the live entry did not survive the sweep: %+v %v (store calls %d)", p, err, store.calls.Load())
+	}
+	for i := range c.c.lru.shards {
+		s := &c.c.lru.shards[i]
+		if len(s.m)+len(s.free) != len(s.nodes)-1 {
+			t.Fatalf("shard %d: %d entries + %d free != %d nodes", i, len(s.m), len(s.free), len(s.nodes)-1)
+		}
+	}
+	clk.Advance(10 * time.Second)
+	if n := c.Sweep(); n != 1 || c.Len() != 0 {
+		t.Fatalf("a sweep after the TTL dropped %d, left %d", n, c.Len())
+	}
+}

@@ -19,6 +19,9 @@
 //     the request path, and entries loaded together are not reloaded
 //     together. A failed reload changes nothing: the entry still ends at
 //     its deadline. Entries bounded by their own expiry are not reloaded.
+//   - Sweep drops every expired entry in one pass (serve runs it every
+//     10 s); otherwise a dead entry would hold its memory, traced by the
+//     collector on every cycle, until looked up or evicted.
 //   - "Not found" (authz.ErrNotFound) is cached for Options.NegativeTTL.
 //     Transient failures (authz.IsTransient) and permanent errors are never
 //     cached.

@@ -196,6 +196,28 @@ func (c *lru[K, V]) removeIf(pred func(K, V) bool) int {
 	return dropped
 }
 
+// sweep drops the entries dead at now, one shard (one lock) at a time, and
+// returns how many. Dead entries are otherwise dropped only when looked up
+// or evicted; a burst of unknown emails or a wave of expired sessions
+// would keep their memory, and the collector's work, until then. It does
+// not invalidate: it removes only what no lookup may return.
+func (c *lru[K, V]) sweep(now time.Time) int {
+	t := c.instant(now)
+	dropped := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		for _, j := range s.m {
+			if t >= s.nodes[j].deadline {
+				s.drop(j)
+				dropped++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return dropped
+}
+
 // purge drops everything and invalidates every shard.
 func (c *lru[K, V]) purge() {
 	for i := range c.shards {

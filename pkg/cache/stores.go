@@ -13,6 +13,13 @@ import (
 	"github.com/extauthz/extauthz/pkg/store/notify"
 )
 
+// Sweeper is a cache whose expired entries can be dropped in one pass.
+// A cache drops a dead entry when it is looked up or evicted; sweeping
+// every few seconds also frees the ones nobody asks for again (a burst of
+// unknown emails, sessions that ended), so that memory and the garbage
+// collector's work follow the live entries.
+type Sweeper interface{ Sweep() int }
+
 // Invalidator is a cache the change feed keeps honest.
 type Invalidator interface {
 	// Invalidate drops what ev makes stale; events of other kinds are
@@ -95,6 +102,9 @@ func (p *Profiles) Invalidate(ev notify.Event) {
 
 // Purge implements Invalidator.
 func (p *Profiles) Purge() { p.c.lru.purge() }
+
+// Sweep drops expired entries and returns how many (see Sweeper).
+func (p *Profiles) Sweep() int { return p.c.lru.sweep(p.c.now()) }
 
 // Len is the number of entries held (expired ones not yet dropped included).
 func (p *Profiles) Len() int { return p.c.lru.len() }
@@ -238,6 +248,9 @@ func (s *Sessions) Invalidate(ev notify.Event) {
 // Purge implements Invalidator.
 func (s *Sessions) Purge() { s.c.lru.purge() }
 
+// Sweep drops expired entries and returns how many (see Sweeper).
+func (s *Sessions) Sweep() int { return s.c.lru.sweep(s.c.now()) }
+
 // Len is the number of entries held (expired ones not yet dropped included).
 func (s *Sessions) Len() int { return s.c.lru.len() }
 
@@ -297,6 +310,9 @@ func (t *Tokens) Invalidate(ev notify.Event) {
 
 // Purge implements Invalidator.
 func (t *Tokens) Purge() { t.c.lru.purge() }
+
+// Sweep drops expired entries and returns how many (see Sweeper).
+func (t *Tokens) Sweep() int { return t.c.lru.sweep(t.c.now()) }
 
 // Len is the number of entries held (expired ones not yet dropped included).
 func (t *Tokens) Len() int { return t.c.lru.len() }
