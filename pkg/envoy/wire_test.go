@@ -3,15 +3,22 @@ package envoy
 import (
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -270,4 +277,67 @@ func FuzzEncodeDecision(f *testing.F) {
 		}
 		checkEncode(t, d, Options{SetCookieAction: corev3.HeaderValueOption_HeaderAppendAction(action % 4)})
 	})
+}
+
+// TestGoldenOverGRPC runs every golden row over a real loopback gRPC
+// connection against the stock registration, the wire path as serve runs
+// it, and the wire path with an interceptor (which gets the generated
+// messages); all three must answer the golden. The health service beside
+// the wire path still goes through the standard codec.
+func TestGoldenOverGRPC(t *testing.T) {
+	setups := []struct {
+		name        string
+		intercepted bool
+		start       func(*grpc.Server, *Server)
+		opts        func(seen *atomic.Int64) []grpc.ServerOption
+	}{
+		{"stock", false, Register, func(*atomic.Int64) []grpc.ServerOption { return nil }},
+		{"wire", false, RegisterWire, func(*atomic.Int64) []grpc.ServerOption { return []grpc.ServerOption{WireCodec()} }},
+		{"wire+interceptor", true, RegisterWire, func(seen *atomic.Int64) []grpc.ServerOption {
+			return []grpc.ServerOption{WireCodec(), grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				if _, ok := req.(*authv3.CheckRequest); ok && info.FullMethod == authv3.Authorization_Check_FullMethodName {
+					seen.Add(1)
+				}
+				return h(ctx, req)
+			})}
+		}},
+	}
+	for _, s := range setups {
+		t.Run(s.name, func(t *testing.T) {
+			var seen atomic.Int64
+			for _, row := range goldenRows {
+				lis, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				gs := grpc.NewServer(s.opts(&seen)...)
+				s.start(gs, NewServer(newWorld(t).engine, Options{}))
+				healthpb.RegisterHealthServer(gs, health.NewServer())
+				go func() { _ = gs.Serve(lis) }()
+				conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				got, err := authv3.NewAuthorizationClient(conn).Check(ctx, readRequest(t, filepath.Join("testdata", row+".request.json")))
+				if err != nil {
+					t.Fatalf("%s: Check: %v", row, err)
+				}
+				if hc, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil || hc.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+					t.Fatalf("%s: health beside the wire path: %v %v", row, hc, err)
+				}
+				cancel()
+				conn.Close()
+				gs.Stop()
+				want := &authv3.CheckResponse{}
+				readProtoJSON(t, filepath.Join("testdata", row+".response.json"), want)
+				if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+					t.Errorf("%s: response mismatch (-golden +got):\n%s", row, diff)
+				}
+			}
+			if s.intercepted && seen.Load() != int64(len(goldenRows)) {
+				t.Errorf("the interceptor saw %d generated requests, want %d", seen.Load(), len(goldenRows))
+			}
+		})
+	}
 }
