@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,10 @@ func (m *Memory) ReplaceSession(ctx context.Context, old cookie.Hash, next authz
 	if err != nil {
 		return fmt.Errorf("session: replace: %w", err)
 	}
+	// Copies: a caller's string may be a view of a whole request (the gRPC
+	// wire path), which a stored session must not keep alive.
+	next.ProfileID, next.IdentityKey = strings.Clone(next.ProfileID), strings.Clone(next.IdentityKey)
+	next.Email, next.App = strings.Clone(next.Email), strings.Clone(next.App)
 	if err := unavailable(ctx, "replace"); err != nil {
 		return err
 	}

@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/cookie"
@@ -68,5 +70,34 @@ func TestMemoryLimitEvictsSoonestExpiry(t *testing.T) {
 	}
 	if _, err := m.GetSession(ctx, mk("long", 0).Hash); err != nil {
 		t.Errorf("replace at the limit evicted another session: %v", err)
+	}
+}
+
+// TestMemoryKeepsCopies: a stored session shares no memory with the
+// caller's strings, which on the gRPC wire path are views of a whole
+// request.
+func TestMemoryKeepsCopies(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m := session.NewMemory(0)
+	pid := randomUUID(t)
+	request := strings.Repeat("h", 4096) + pid + "email:a@x.io" + "a@x.io" + "app"
+	at := 4096
+	view := func(n int) string { s := request[at : at+n]; at += n; return s }
+	s := authz.Session{Hash: cookie.Hash(sha256.Sum256([]byte("s"))), ProfileID: view(len(pid)),
+		IdentityKey: view(len("email:a@x.io")), Email: view(len("a@x.io")), App: view(len("app")),
+		ExpiresAt: time.Now().Add(time.Hour)}
+	if err := m.ReplaceSession(ctx, cookie.Hash{}, s); err != nil {
+		t.Fatal(err)
+	}
+	got, err := m.GetSession(ctx, s.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(request)))
+	for _, v := range []string{got.ProfileID, got.IdentityKey, got.Email, got.App} {
+		if p := uintptr(unsafe.Pointer(unsafe.StringData(v))); p >= base && p < base+uintptr(len(request)) {
+			t.Errorf("stored %q shares the caller's memory", v)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -30,10 +29,7 @@ func normalise(s authz.Session) (authz.Session, error) {
 	if !ok {
 		return s, fmt.Errorf("profile id is empty, overlong or not printable: %w", ErrInvalid)
 	}
-	// Copies: a caller's string may be a view of a whole request (the gRPC
-	// wire path), which a stored session must not keep alive.
-	s.ProfileID = strings.Clone(id)
-	s.IdentityKey, s.Email, s.App = strings.Clone(s.IdentityKey), strings.Clone(s.Email), strings.Clone(s.App)
+	s.ProfileID = id
 	s.CreatedAt = stamp(s.CreatedAt)
 	s.RenewedAt = stamp(s.RenewedAt)
 	s.ExpiresAt = stamp(s.ExpiresAt)
