@@ -50,9 +50,19 @@ func (nopCounter) Inc() {}
 // so a negative hit allocates nothing.
 var errCachedNotFound = fmt.Errorf("cache: %w", authz.ErrNotFound)
 
+// kind is what a decorator tells the core about its keys and answers.
+type kind[K comparable, V any] struct {
+	load    func(context.Context, K) (V, error) // the store lookup behind the cache
+	hash    func(K) uint64                      // shard of K
+	flight  func(K) string                      // singleflight key of K
+	expires func(V) (time.Time, bool)           // the answer's own end of life, if it has one
+	retain  func(K, V) (K, V)                   // copies of k and v that share no memory with the request
+}
+
 // core is the lookup logic the three decorators share: an lru plus
 // singleflight, TTLs and counters.
 type core[K comparable, V any] struct {
+	kind[K, V]
 	lru        *lru[K, V]
 	group      singleflight.Group
 	now        func() time.Time
@@ -61,16 +71,13 @@ type core[K comparable, V any] struct {
 	hits       Counter
 	misses     Counter
 	refreshes  Counter
-	refreshing sync.WaitGroup            // background reloads in flight
-	flight     func(K) string            // singleflight key of K
-	expires    func(V) (time.Time, bool) // the answer's own end of life, if it has one
-	retain     func(K, V) (K, V)         // copies of k and v that share no memory with the request
+	refreshing sync.WaitGroup // background reloads in flight
 
 	// joined, if set, runs after a caller joined a trip (tests only).
 	joined func()
 }
 
-func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K) string, expires func(V) (time.Time, bool), retain func(K, V) (K, V)) *core[K, V] {
+func newCore[K comparable, V any](o Options, kd kind[K, V]) *core[K, V] {
 	if o.Size <= 0 {
 		o.Size = DefaultSize
 	}
@@ -93,9 +100,22 @@ func newCore[K comparable, V any](o Options, hash func(K) uint64, flight func(K)
 		o.Refreshes = nopCounter{}
 	}
 	return &core[K, V]{
-		lru: newLRU[K, V](o.Size, hash, o.Now()), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
-		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes, flight: flight, expires: expires, retain: retain,
+		kind: kd, lru: newLRU[K, V](o.Size, kd.hash, o.Now()), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
+		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes,
 	}
+}
+
+// get answers k from memory, starting a background reload when the entry
+// is near the end of its TTL, or else from the store. A hit allocates
+// nothing.
+func (c *core[K, V]) get(ctx context.Context, k K) (V, error) {
+	if v, ok, due, err := c.hit(k); ok {
+		if due {
+			c.refresh(k)
+		}
+		return v, err
+	}
+	return c.fill(ctx, k)
 }
 
 // hit answers k from memory if it can. It allocates nothing. due asks the
@@ -121,13 +141,13 @@ const refreshTimeout = 2 * time.Second
 // and its next request does not wait for the store. The entry being
 // refreshed keeps answering until its own deadline: a reload that fails
 // leaves it to expire as it would have.
-func (c *core[K, V]) refresh(k K, load func(context.Context) (V, error)) {
+func (c *core[K, V]) refresh(k K) {
 	c.refreshes.Inc()
 	c.refreshing.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		_, _, _ = c.group.Do(c.flight(k), func() (any, error) {
-			v, seq, err := c.loadAndStore(ctx, k, load)
+			v, seq, err := c.loadAndStore(ctx, k)
 			return flightResult[V]{v: v, seq: seq}, err
 		})
 	})
@@ -159,7 +179,7 @@ const maxCollapse = 2
 // fill answers k from the store: concurrent misses of one key share one
 // trip. A caller that saw an invalidation the trip it joined predates does
 // not take that trip's answer; it starts a new one.
-func (c *core[K, V]) fill(ctx context.Context, k K, load func(context.Context) (V, error)) (V, error) {
+func (c *core[K, V]) fill(ctx context.Context, k K) (V, error) {
 	c.misses.Inc()
 	key := c.flight(k)
 	for range maxCollapse {
@@ -170,7 +190,7 @@ func (c *core[K, V]) fill(ctx context.Context, k K, load func(context.Context) (
 			// first caller's deadline (the lookup budget of a decision).
 			fctx, cancel := detach(ctx)
 			defer cancel()
-			v, seq, err := c.loadAndStore(fctx, k, load)
+			v, seq, err := c.loadAndStore(fctx, k)
 			return flightResult[V]{v: v, seq: seq}, err
 		})
 		if c.joined != nil {
@@ -188,17 +208,17 @@ func (c *core[K, V]) fill(ctx context.Context, k K, load func(context.Context) (
 			return zero, fmt.Errorf("cache: %w: %w", authz.ErrUnavailable, ctx.Err())
 		}
 	}
-	v, _, err := c.loadAndStore(ctx, k, load)
+	v, _, err := c.loadAndStore(ctx, k)
 	return v, err
 }
 
 // loadAndStore goes to the store and caches what may be cached: an answer
 // (until the TTL or its own end of life, whichever is first) and a "not
 // found" (for the negative TTL). Errors are never cached.
-func (c *core[K, V]) loadAndStore(ctx context.Context, k K, load func(context.Context) (V, error)) (V, uint64, error) {
+func (c *core[K, V]) loadAndStore(ctx context.Context, k K) (V, uint64, error) {
 	seq := c.lru.seq(k)
 	start := c.now()
-	v, err := load(ctx)
+	v, err := c.load(ctx, k)
 	switch {
 	case err == nil:
 		if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {

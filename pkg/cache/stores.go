@@ -53,26 +53,20 @@ var (
 
 // NewProfiles returns a cache in front of next.
 func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
-	return &Profiles{next: next, c: newCore[string, authz.Profile](o, hashString, identity,
-		func(authz.Profile) (time.Time, bool) { return time.Time{}, false },
-		func(email string, p authz.Profile) (string, authz.Profile) {
+	return &Profiles{next: next, c: newCore(o, kind[string, authz.Profile]{
+		load:    next.LookupProfile,
+		hash:    hashString,
+		flight:  identity,
+		expires: func(authz.Profile) (time.Time, bool) { return time.Time{}, false },
+		retain: func(email string, p authz.Profile) (string, authz.Profile) {
 			return strings.Clone(email), retainProfile(p)
-		})}
+		},
+	})}
 }
 
 // LookupProfile implements authz.ProfileSource.
 func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
-	if v, ok, due, err := p.c.hit(email); ok {
-		if due {
-			p.c.refresh(email, p.loader(email))
-		}
-		return v, err
-	}
-	return p.c.fill(ctx, email, p.loader(email))
-}
-
-func (p *Profiles) loader(email string) func(context.Context) (authz.Profile, error) {
-	return func(ctx context.Context) (authz.Profile, error) { return p.next.LookupProfile(ctx, email) }
+	return p.c.get(ctx, email)
 }
 
 // RegisterProfile implements authz.ProfileSource: it always reaches the
@@ -123,25 +117,19 @@ var (
 
 // NewSessions returns a cache in front of next.
 func NewSessions(next authz.SessionStore, o Options) *Sessions {
-	return &Sessions{next: next, c: newCore[cookie.Hash, authz.Session](o, hashToken, tokenFlight,
-		func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true },
-		func(h cookie.Hash, s authz.Session) (cookie.Hash, authz.Session) { return h, retainSession(s) })}
+	return &Sessions{next: next, c: newCore(o, kind[cookie.Hash, authz.Session]{
+		load:    next.GetSession,
+		hash:    hashToken,
+		flight:  tokenFlight,
+		expires: func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true },
+		retain:  func(h cookie.Hash, s authz.Session) (cookie.Hash, authz.Session) { return h, retainSession(s) },
+	})}
 }
 
 // GetSession implements authz.SessionStore.
 func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
-	if v, ok, due, err := s.c.hit(h); ok {
-		if due {
-			s.c.refresh(h, s.loader(h))
-		}
-		return own(v), err
-	}
-	v, err := s.c.fill(ctx, h, s.loader(h))
+	v, err := s.c.get(ctx, h)
 	return own(v), err
-}
-
-func (s *Sessions) loader(h cookie.Hash) func(context.Context) (authz.Session, error) {
-	return func(ctx context.Context) (authz.Session, error) { return s.next.GetSession(ctx, h) }
 }
 
 // An entry lives as long as the cache keeps it, so it must not share memory
@@ -269,27 +257,21 @@ var (
 
 // NewTokens returns a cache in front of next.
 func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
-	return &Tokens{next: next, c: newCore[cookie.Hash, authz.AccessToken](o, hashToken, tokenFlight,
-		func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
-		func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
+	return &Tokens{next: next, c: newCore(o, kind[cookie.Hash, authz.AccessToken]{
+		load:    next.LookupAccessToken,
+		hash:    hashToken,
+		flight:  tokenFlight,
+		expires: func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
+		retain: func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
 			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name)
 			return h, t
-		})}
+		},
+	})}
 }
 
 // LookupAccessToken implements authz.AccessTokenStore.
 func (t *Tokens) LookupAccessToken(ctx context.Context, h cookie.Hash) (authz.AccessToken, error) {
-	if v, ok, due, err := t.c.hit(h); ok {
-		if due {
-			t.c.refresh(h, t.loader(h))
-		}
-		return v, err
-	}
-	return t.c.fill(ctx, h, t.loader(h))
-}
-
-func (t *Tokens) loader(h cookie.Hash) func(context.Context) (authz.AccessToken, error) {
-	return func(ctx context.Context) (authz.AccessToken, error) { return t.next.LookupAccessToken(ctx, h) }
+	return t.c.get(ctx, h)
 }
 
 // Invalidate implements Invalidator: a token event drops its hash; a
