@@ -19,12 +19,15 @@ func EncodeDecision(d authz.Decision, o Options) []byte {
 		d = unsafeDecision(d)
 	}
 	e := encoder{d: &d, o: o}
-	n := e.size()
-	b := e.append(make([]byte, 0, n))
-	if len(b) != n {
-		panic("envoy: EncodeDecision size mismatch") // a bug in size or append, caught by the tests
+	// The response is status plus one of ok_response or denied_response;
+	// the latter's size is needed for the buffer and for its own length
+	// prefix, so it is computed once here.
+	inner, num := e.deniedSize(), protowire.Number(numResponseDenied)
+	if d.Allow {
+		inner, num = e.okSize(), numResponseOK
 	}
-	return b
+	n := fieldSize(numResponseStatus, e.statusSize()) + fieldSize(num, inner)
+	return e.append(make([]byte, 0, n), inner)
 }
 
 // Field numbers of the CheckResponse fields written.
@@ -74,21 +77,15 @@ func (e *encoder) httpStatus() uint64 {
 	return uint64(e.d.Status)
 }
 
-func (e *encoder) size() int {
-	n := fieldSize(numResponseStatus, e.statusSize())
-	if e.d.Allow {
-		return n + fieldSize(numResponseOK, e.okSize())
-	}
-	return n + fieldSize(numResponseDenied, e.deniedSize())
-}
-
-func (e *encoder) append(b []byte) []byte {
+// append writes the response; inner is the size of its ok_response or
+// denied_response.
+func (e *encoder) append(b []byte, inner int) []byte {
 	b = appendMessageHeader(b, numResponseStatus, e.statusSize())
 	if c := e.rpcCode(); c != 0 {
 		b = appendVarint(b, numStatusCode, c)
 	}
 	if e.d.Allow {
-		b = appendMessageHeader(b, numResponseOK, e.okSize())
+		b = appendMessageHeader(b, numResponseOK, inner)
 		for _, h := range e.d.UpstreamSet {
 			b = appendOption(b, numOKHeaders, h.Name, h.Value, overwriteAction)
 		}
@@ -98,7 +95,7 @@ func (e *encoder) append(b []byte) []byte {
 		}
 		return e.appendBrowserHeaders(b, numOKResponseHeaders)
 	}
-	b = appendMessageHeader(b, numResponseDenied, e.deniedSize())
+	b = appendMessageHeader(b, numResponseDenied, inner)
 	b = appendMessageHeader(b, numDeniedStatus, varintSize(numStatusCode, e.httpStatus()))
 	b = appendVarint(b, numStatusCode, e.httpStatus())
 	b = e.appendBrowserHeaders(b, numDeniedHeaders)
