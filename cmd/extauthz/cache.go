@@ -113,8 +113,15 @@ func (c *caches) Purge() {
 	}
 }
 
-func (c *caches) each() []cache.Invalidator {
-	var out []cache.Invalidator
+// oneCache is what the caches have in common for the listener and the
+// sweep.
+type oneCache interface {
+	cache.Invalidator
+	cache.Sweeper
+}
+
+func (c *caches) each() []oneCache {
+	var out []oneCache
 	if c.prof != nil {
 		out = append(out, c.prof)
 	}
@@ -142,27 +149,16 @@ func (c *caches) run(ctx context.Context, g *errgroup.Group) {
 		g.Go(func() error { return c.listener.Run(ctx) })
 	}
 	if c.on {
-		g.Go(func() error { c.sweep(ctx, sweepEvery); return nil })
+		g.Go(func() error { every(ctx, sweepEvery, c.sweep); return nil })
 	}
 }
 
 // sweepEvery is how often expired entries are swept out of the caches.
 const sweepEvery = 10 * time.Second
 
-// sweep drops the caches' expired entries every period until ctx ends.
-func (c *caches) sweep(ctx context.Context, period time.Duration) {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for _, x := range c.each() {
-				if s, ok := x.(cache.Sweeper); ok {
-					s.Sweep()
-				}
-			}
-		}
+// sweep drops the caches' expired entries.
+func (c *caches) sweep(context.Context) {
+	for _, x := range c.each() {
+		x.Sweep()
 	}
 }

@@ -303,30 +303,38 @@ func grpcServerOptions() []grpc.ServerOption {
 // streamWorkers is the worker pool size for procs cores.
 func streamWorkers(procs int) int { return max(64, 16*procs) }
 
-// collectGarbage deletes expired sessions in batches until ctx ends.
+// collectGarbage deletes expired sessions in batches, every minute until
+// ctx ends.
 func (s *service) collectGarbage(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, time.Minute, func(ctx context.Context) {
 		for {
 			n, err := s.stores.sessions.DeleteExpired(ctx, time.Now(), 1000)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("session garbage collection failed", "err", err)
 				}
-				break
+				return
 			}
 			if n > 0 {
 				s.log.Debug("expired sessions deleted", "count", n)
 			}
 			if n < 1000 {
-				break
+				return
 			}
+		}
+	})
+}
+
+// every runs fn each period until ctx ends (the first run one period in).
+func every(ctx context.Context, period time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
 		}
 	}
 }
