@@ -9,7 +9,8 @@
 # built in CI. `make deploy-check` runs the exact `go build` line below (the
 # one marked "build:") and checks that it yields a static binary.
 
-ARG GO_VERSION=1.26.8
+# The same release as scripts/goenv.sh.
+ARG GO_VERSION=1.27.3
 
 FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src

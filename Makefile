@@ -1,6 +1,8 @@
 # extauthz — run `make help` for the targets.
 SHELL := /bin/bash
 GO ?= go
+# The Go release everything is built with (scripts/goenv.sh; README "Go version").
+export GOTOOLCHAIN := $(shell sed -n 's/^export GOTOOLCHAIN=//p' scripts/goenv.sh)
 BIN := bin/extauthz
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)

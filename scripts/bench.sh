@@ -14,6 +14,7 @@
 # GODEBUG=gctrace=1) and BENCH_SERVER_LOGS=1 prints its log at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 smoke=false
 out=""
 profile=""

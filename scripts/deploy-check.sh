@@ -9,6 +9,7 @@
 # regenerates them). A kind without a schema there is an error, not a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 schemas='deploy/k8s/schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json'

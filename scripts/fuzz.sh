@@ -3,6 +3,7 @@
 # Usage: scripts/fuzz.sh [DURATION]   (default 20s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 t=${1:-20s}
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")

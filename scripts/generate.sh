@@ -3,6 +3,7 @@
 # protoc itself is Debian's protobuf-compiler, installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 include=/usr/include
 if ! command -v protoc >/dev/null || [ ! -f "$include/google/protobuf/timestamp.proto" ]; then
   if [ -x scripts/deps.sh ]; then

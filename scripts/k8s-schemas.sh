@@ -6,6 +6,7 @@
 # ServiceMonitor CRD of prometheus-operator. See deploy/k8s/schemas/gen.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 openapi=k8s.io/kube-openapi@v0.0.0-20260721132016-d427ff9ee9ad
 promop=github.com/prometheus-operator/prometheus-operator@v0.85.0
 dir_of() { go mod download -json "$1" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p'; }

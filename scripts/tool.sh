@@ -4,6 +4,7 @@
 #        scripts/tool.sh --path NAME   (install, then print the binary's path)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 print_path=false
 if [ "$1" = --path ]; then print_path=true; shift; fi
 name=$1; shift
@@ -11,8 +12,7 @@ case "$name" in
   staticcheck) pkg=honnef.co/go/tools/cmd/staticcheck@v0.8.2 ;;
   govulncheck) pkg=golang.org/x/vuln/cmd/govulncheck@v1.9.0 ;;
   kubeconform) pkg=github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0 ;;
-  # v5.8.3 needs Go 1.27; v5.8.2 is the newest that builds with our Go.
-  kustomize) pkg=sigs.k8s.io/kustomize/kustomize/v5@v5.8.2 ;;
+  kustomize) pkg=sigs.k8s.io/kustomize/kustomize/v5@v5.8.3 ;;
   # Prometheus tags its Go module v0.3xx.y for release 3.x.y.
   promtool) pkg=github.com/prometheus/prometheus/cmd/promtool@v0.316.0 ;;
   ghz) pkg=github.com/bojand/ghz/cmd/ghz@v0.120.0 ;;
@@ -24,7 +24,9 @@ case "$name" in
 esac
 # Cached per user, outside the checkout, so fresh clones (CI) reuse it.
 cache="${EXTAUTHZ_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/extauthz/tools}"
-dir="$cache/$name/${pkg##*@}"
+# Keyed by the Go release too: a tool built by another Go may not load
+# packages that need this one (govulncheck, staticcheck).
+dir="$cache/$name/${pkg##*@}-${GOTOOLCHAIN}"
 bin="$dir/$name"
 if [ ! -x "$bin" ]; then
   echo "installing $pkg" >&2

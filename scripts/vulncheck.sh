@@ -15,6 +15,7 @@
 # Usage: scripts/vulncheck.sh [govulncheck args...]   (default ./...)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/goenv.sh
 [ $# -gt 0 ] || set -- ./...
 gvc=$(scripts/tool.sh --path govulncheck)
 
