@@ -5,8 +5,11 @@
 # comparison at half the steady-state peak, and throughput/RSS with 10k,
 # 100k and 1M live sessions; then the Go micro-benchmarks of the hot path.
 #
-# Usage: scripts/bench.sh [--smoke] [--out FILE] [--profile DIR]
+# Usage: scripts/bench.sh [--smoke] [--no-settle] [--out FILE] [--profile DIR]
 #   --smoke        every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
+#   --no-settle    measure the steady state after the timed warm-up alone,
+#                  without first waiting (BENCH_SETTLE, default 10s at most)
+#                  for a pass over its users that makes no store query
 #   --out FILE     also write the report (markdown, with the machine) to FILE
 #   --profile DIR  also write CPU profiles (floor, steady state, re-key) to DIR
 # Environment: BENCH_DURATION (default 5s), BENCH_CONCURRENCY (default 32);
@@ -16,14 +19,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/goenv.sh
 smoke=false
+settle=${BENCH_SETTLE:-10s}
 out=""
 profile=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=true ;;
+    --no-settle) settle=0 ;;
     --out) out=$2; shift ;;
     --profile) profile=$(realpath -m "$2"); shift ;;
-    *) echo "usage: $0 [--smoke] [--out FILE] [--profile DIR]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--smoke] [--no-settle] [--out FILE] [--profile DIR]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -36,7 +41,7 @@ machine() {
 
 report=$(mktemp)
 trap 'rm -f "$report"' EXIT
-args=(-bench.out "$report" -bench.duration "${BENCH_DURATION:-5s}" -bench.concurrency "${BENCH_CONCURRENCY:-32}")
+args=(-bench.out "$report" -bench.duration "${BENCH_DURATION:-5s}" -bench.concurrency "${BENCH_CONCURRENCY:-32}" -bench.settle "$settle")
 $smoke && args+=(-bench.smoke)
 [ -n "$profile" ] && args+=(-bench.profile "$profile")
 

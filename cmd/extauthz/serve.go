@@ -72,7 +72,8 @@ type service struct {
 	dlog    *decisionlog.Logger
 	ops     *ops.Server
 	closers []func()
-	caches  *caches // cache.go
+	caches  *caches    // cache.go
+	warmth  poolWarmth // warm.go
 }
 
 // newService wires stores, caches, metrics and the decision engine.
@@ -130,6 +131,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		checks = append(checks,
 			ops.Check{Name: "database", Fn: func(ctx context.Context) error { return pool.Ping(ctx) }},
 			ops.Check{Name: "migrations", Fn: func(ctx context.Context) error { return migrations.Check(ctx, pool) }},
+			ops.Check{Name: "pool", Fn: s.warmth.check},
 		)
 	}
 	checks = append(checks, s.caches.checks()...)
@@ -227,8 +229,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
 	authService := authv3.Authorization_ServiceDesc.ServiceName
+	// The process ("", what the kubelet's probes ask) serves at once. The
+	// Check service (what Envoy's active health check asks) serves once the
+	// database pool is warm (warm.go), like /readyz: a replica whose pool
+	// cannot be opened is not restarted, it just gets no traffic.
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	hs.SetServingStatus(authService, healthpb.HealthCheckResponse_SERVING)
+	serving := func() { hs.SetServingStatus(authService, healthpb.HealthCheckResponse_SERVING) }
+	if svc.stores.pool == nil {
+		serving()
+	} else {
+		hs.SetServingStatus(authService, healthpb.HealthCheckResponse_NOT_SERVING)
+	}
 
 	mux := http.NewServeMux()
 	svc.ops.Mount(mux)
@@ -257,6 +268,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	})
 	g.Go(adminSrv.Serve)
 	if svc.stores.pool != nil {
+		g.Go(func() error { svc.warmPool(gctx, serving); return nil })
 		g.Go(func() error { svc.collectGarbage(gctx); return nil })
 	}
 	svc.caches.run(gctx, g)

@@ -14,6 +14,7 @@ import (
 	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/session"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
+	"github.com/extauthz/extauthz/pkg/store/pgpool"
 	"github.com/extauthz/extauthz/pkg/token"
 )
 
@@ -81,18 +82,15 @@ func openMemory(cfg config.Config) (*stores, error) {
 }
 
 // openPostgres connects to the database and, when migrate is set, applies
-// pending migrations first.
-func openPostgres(ctx context.Context, url string, maxConns int, migrate bool, log *slog.Logger) (*stores, error) {
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("database_url: %w", errors.New("cannot be parsed")) // the URL may hold a password: never echo it
+// pending migrations first. The pool connects lazily: serve warms it
+// (pgpool.Warm) before it reports ready.
+func openPostgres(ctx context.Context, o pgpool.Options, migrate bool, log *slog.Logger) (*stores, error) {
+	pool, err := pgpool.Open(ctx, o)
+	if errors.Is(err, pgpool.ErrBadURL) {
+		return nil, fmt.Errorf("database_url: %w", err) // the URL may hold a password: never echo it
 	}
-	if maxConns > 0 {
-		pcfg.MaxConns = int32(maxConns)
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("opening database pool: %w", err)
+		return nil, err
 	}
 	if migrate {
 		mctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -116,7 +114,20 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*stor
 	if cfg.DatabaseURL == "" {
 		return openMemory(cfg)
 	}
-	return openPostgres(ctx, cfg.DatabaseURL, cfg.DatabaseMaxConns, cfg.Migrate, log)
+	return openPostgres(ctx, poolOptions(cfg), cfg.Migrate, log)
+}
+
+// poolOptions are the pool settings of serve. A query whose deadline passed
+// is cancelled on the server and may take half the gap between
+// lookup_timeout and Envoy's timeout to return, so that the service still
+// answers 503 before Envoy gives up; after that its connection is closed.
+func poolOptions(cfg config.Config) pgpool.Options {
+	return pgpool.Options{
+		URL:         cfg.DatabaseURL,
+		MaxConns:    cfg.DatabaseMaxConns,
+		MinConns:    cfg.DatabaseMinConns,
+		CancelGrace: max((cfg.EnvoyTimeout-cfg.LookupTimeout)/2, 5*time.Millisecond),
+	}
 }
 
 // requireDatabase opens PostgreSQL stores for an operator command.
@@ -124,5 +135,5 @@ func requireDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
 	}
-	return openPostgres(ctx, cfg.DatabaseURL, 2, false, log)
+	return openPostgres(ctx, pgpool.Options{URL: cfg.DatabaseURL, MaxConns: 2}, false, log)
 }

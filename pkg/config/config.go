@@ -24,6 +24,10 @@ type Config struct {
 	// store seeded from SeedProfiles.
 	DatabaseURL      string `yaml:"database_url"`
 	DatabaseMaxConns int    `yaml:"database_max_conns"`
+	// DatabaseMinConns connections are opened and verified before the
+	// service reports ready, and the pool keeps at least that many: a fresh
+	// replica's first burst must not wait for connections to be opened.
+	DatabaseMinConns int `yaml:"database_min_conns"`
 	// LookupTimeout bounds the store work of one decision; it must stay below
 	// EnvoyTimeout so the service answers 503 itself.
 	LookupTimeout time.Duration `yaml:"lookup_timeout"`
@@ -220,6 +224,7 @@ func Default() Config {
 		GRPCAddr:         ":9191",
 		HTTPAddr:         ":9090",
 		DatabaseMaxConns: 20,
+		DatabaseMinConns: 4,
 		LookupTimeout:    150 * time.Millisecond,
 		EnvoyTimeout:     200 * time.Millisecond,
 		ShutdownTimeout:  15 * time.Second,

@@ -44,6 +44,7 @@ func bindings(c *Config) []binding {
 		{key: "pprof", usage: "serve Go's profiler at /debug/pprof/ on http_addr", value: &boolValue{&c.Pprof}},
 		{key: "database_url", usage: "PostgreSQL `url`; empty runs the in-memory store (nothing persists)", secret: true, value: &stringValue[string]{&c.DatabaseURL}},
 		{key: "database_max_conns", usage: "database pool size", value: &intValue{&c.DatabaseMaxConns}},
+		{key: "database_min_conns", usage: "database connections opened and verified before ready, and kept open", value: &intValue{&c.DatabaseMinConns}},
 		{key: "lookup_timeout", usage: "store deadline per decision; must be below envoy_timeout", value: &durationValue{&c.LookupTimeout}},
 		{key: "envoy_timeout", usage: "the front end's ext_authz timeout (validation only)", value: &durationValue{&c.EnvoyTimeout}},
 		{key: "unavailable_as_error", usage: "answer a store outage with gRPC Unavailable instead of a deny-503", value: &boolValue{&c.UnavailableAsError}},

@@ -121,6 +121,11 @@ func TestValidate(t *testing.T) {
 			want:   []string{"database_url: must be a postgres:// URL", "database_max_conns: must be at least 1, got 0"},
 		},
 		{
+			name:   "database_min_conns above the pool size",
+			mutate: func(c *Config) { c.DatabaseMaxConns, c.DatabaseMinConns = 2, 3 },
+			want:   []string{"database_min_conns: must be from 0 to database_max_conns (2), got 3"},
+		},
+		{
 			name:   "keyword/value database url",
 			mutate: func(c *Config) { c.DatabaseURL = "host=db user=x password=hunter2" },
 		},

@@ -25,6 +25,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 var (
@@ -152,7 +153,34 @@ func Start(t testing.TB, o Options) *Service {
 		}
 	})
 	s.waitHealthy()
+	s.waitServing()
 	return s
+}
+
+// waitServing waits until grpc.health.v1 says the Check service is
+// SERVING, as Envoy's active health check would: with a database, only
+// once the pool is warm.
+func (s *Service) waitServing() {
+	s.t.Helper()
+	hc := healthpb.NewHealthClient(s.Conn())
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "envoy.service.auth.v3.Authorization"})
+		cancel()
+		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("harness: extauthz exited before it was serving: %v\n%s", s.err, s.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("harness: the Check service not SERVING within 60s (%v %v)\n%s", r.GetStatus(), err, s.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // cleanEnv drops EXTAUTHZ_* variables of the test's own environment so that
