@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strconv"
 	"strings"
@@ -29,12 +30,18 @@ type turn struct {
 	now time.Time
 
 	// The presented service cookie.
-	presented bool         // a cookie with the service's name was sent
-	token     cookie.Token // first well-formed token among them ("" if none)
+	presented bool           // a cookie with the service's name was sent
+	tokens    []cookie.Token // the well-formed tokens among them, in order
+	token     cookie.Token   // the live one, else the first ("" if none)
 	hash      cookie.Hash
 	state     sessionState
 	sess      Session
 	otherApp  bool // the token names a session of another app
+
+	// hopKey, when set, names the request shape of a cookie-changing hop
+	// for the loop guard; loopCookie is the cookie its error page names.
+	hopKey     string
+	loopCookie NativeCookie
 
 	d Decision
 	// stripNative lists native cookies to remove from the upstream Cookie header.
@@ -134,45 +141,55 @@ func (t *turn) credential(ctx context.Context, cred string, det Credential) Deci
 	return t.allow(ReasonAccessToken, tok.ProfileID)
 }
 
-// readServiceCookie finds the service's own cookie among those presented.
+// maxServiceTokens bounds the service tokens of one request that are looked
+// up. A browser holds more than one only when an old cookie with another
+// Domain or Path survived beside the current one.
+const maxServiceTokens = 4
+
+// readServiceCookie finds the service's own cookies among those presented.
 func (t *turn) readServiceCookie() {
 	for _, c := range t.in.Cookies {
 		if c.Name != t.p.Cookie.Name {
 			continue
 		}
 		t.presented = true
-		if tok, err := cookie.ParseToken(c.Value); err == nil {
-			t.token, t.hash = tok, tok.Hash()
-			return
+		if tok, err := cookie.ParseToken(c.Value); err == nil && len(t.tokens) < maxServiceTokens {
+			t.tokens = append(t.tokens, tok)
 		}
+	}
+	if len(t.tokens) > 0 {
+		t.token, t.hash = t.tokens[0], t.tokens[0].Hash()
 	}
 }
 
-// loadSession resolves the presented token. A store failure is returned; a
-// token that resolves to nothing usable makes the state dead.
+// loadSession resolves the presented tokens: the first that names a live
+// session of this app is the binding, whatever dead ones come before it (a
+// dead cookie the browser keeps on another Path must not hide the live one,
+// or every request would re-key). A store failure is returned; tokens that
+// resolve to nothing usable make the state dead.
 func (t *turn) loadSession(ctx context.Context) error {
-	switch {
-	case !t.presented:
+	if !t.presented {
 		t.state = sessNone
 		return nil
-	case t.token == "":
-		t.state = sessDead
-		return nil
 	}
-	s, err := t.e.sessions.GetSession(ctx, t.hash)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		t.state = sessDead
-		return nil
-	case err != nil:
-		return err
+	t.state = sessDead
+	for i, tok := range t.tokens {
+		h := tok.Hash()
+		s, err := t.e.sessions.GetSession(ctx, h)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return err
+		}
+		if s.Hash.Equal(h) && s.Live(t.now) && s.App == t.p.App {
+			t.token, t.hash, t.sess, t.state = tok, h, s, sessLive
+			return nil
+		}
+		if i == 0 {
+			t.otherApp = s.App != t.p.App
+		}
 	}
-	if !s.Hash.Equal(t.hash) || !s.Live(t.now) || s.App != t.p.App {
-		t.state = sessDead
-		t.otherApp = s.App != t.p.App
-		return nil
-	}
-	t.sess, t.state = s, sessLive
 	return nil
 }
 
@@ -232,11 +249,12 @@ func (t *turn) flushThen(ctx context.Context, reason Reason, deny bool) Decision
 		t.expireNatives(natives)
 		return t.deny(401, reason)
 	}
+	if len(natives) > 0 {
+		t.hopKey, _ = t.shapeKey("flush", "", "", true)
+		t.loopCookie = natives[0]
+	}
 	if len(natives) > 0 && t.mustHop(natives) {
 		natives = t.fit(natives)
-		if d, looped := t.loopCheck(t.flushKey("", natives), natives); looped {
-			return d
-		}
 		t.expireNatives(natives)
 		return t.hop(reason)
 	}
@@ -272,6 +290,12 @@ func (t *turn) flushStore(ctx context.Context) (Decision, bool) {
 // profile, renewing when due. Never a Set-Cookie otherwise.
 func (t *turn) steady(ctx context.Context, reason Reason, profileID string) Decision {
 	p := t.p
+	if p.CookiesViaRedirect && !t.e.hops.empty() {
+		// The browser kept the cookie a hop gave it: hops sent to
+		// browsers that present nothing of their own start counting again.
+		k, _ := t.shapeKey("rekey", t.sess.IdentityKey, profileID, false)
+		t.e.hops.settle(k)
+	}
 	if len(t.sess.Stale) > 0 {
 		// This session replaced another person's binding and expired the
 		// app's cookies; one of those very cookies coming back means the
@@ -313,46 +337,25 @@ func (t *turn) rekey(ctx context.Context, id Identity, key string, prof Profile)
 	if !withSession {
 		natives = natives[:t.p.MaxSetCookies]
 	}
-	if len(natives) > 0 {
-		if d, looped := t.loopCheck(t.flushKey(key, natives), natives); looped {
-			return d
-		}
-	}
+	shape, bound := t.shapeKey("rekey", key, prof.ID, true)
+	t.hopKey = shape
 	if !withSession {
+		t.loopCookie = natives[0]
 		if d, stop := t.flushStore(ctx); stop {
 			return d
 		}
 		t.expireNatives(natives)
 		return t.hop(reason)
 	}
-
-	tok, err := t.e.newToken()
-	if err != nil {
-		return t.deny(500, ReasonLookupError)
+	rec, d, failed := t.writeRekey(ctx, shape, bound, reason, id, key, prof, natives)
+	if failed {
+		return d
 	}
-	next := Session{
-		Hash:        tok.Hash(),
-		ProfileID:   prof.ID,
-		IdentityKey: key,
-		Email:       prof.Email,
-		App:         t.p.App,
-		CreatedAt:   t.now,
-		RenewedAt:   t.now,
-		ExpiresAt:   t.now.Add(t.p.SessionMaxAge),
-	}
-	if next.Email == "" {
-		next.Email = id.Email
-	}
-	next.Stale = t.fingerprints(natives)
-	var old cookie.Hash
-	if t.token != "" && !t.otherApp { // another app's row is not ours to delete
-		old = t.hash
-	}
-	if err := t.e.sessions.ReplaceSession(ctx, old, next); err != nil {
-		return t.lookupFailed(err)
-	}
+	reason = rec.reason
+	c := t.p.Cookie
+	t.loopCookie = NativeCookie{Name: c.Name, Domain: c.Domain, Path: c.Path}
 	t.d.Rekeyed = true
-	if !t.setServiceCookie(tok) {
+	if !t.setServiceCookie(rec.token) {
 		return t.deny(500, ReasonMisconfigured)
 	}
 	if len(natives) == 0 {
@@ -364,6 +367,54 @@ func (t *turn) rekey(ctx context.Context, id Identity, key string, prof Profile)
 	}
 	t.d.ProfileID = prof.ID
 	return t.hop(reason)
+}
+
+// writeRekey writes the new session of a re-key, or returns the one written
+// for the same request shape a moment ago on this replica: requests a
+// browser sent in parallel during one identity change all get the same
+// session and the same Set-Cookie. Shapes without anything of one browser's
+// own (no service token, no native cookie) are never shared, so two devices
+// of one person never get one token. The record is kept only once the write
+// succeeded.
+func (t *turn) writeRekey(ctx context.Context, shape string, bound bool, reason Reason, id Identity, key string, prof Profile, natives []NativeCookie) (*rekeyRecord, Decision, bool) {
+	var claim *hopEntry
+	if bound && t.p.LoopGuardWindow > 0 {
+		var rec *rekeyRecord
+		if rec, claim = t.e.hops.claim(ctx, shape, t.now, t.p.LoopGuardWindow); rec != nil {
+			return rec, Decision{}, false
+		}
+	}
+	var rec *rekeyRecord
+	if claim != nil {
+		defer func() { t.e.hops.finish(claim, rec) }()
+	}
+	tok, err := t.e.newToken()
+	if err != nil {
+		return nil, t.deny(500, ReasonLookupError), true
+	}
+	next := Session{
+		Hash:        tok.Hash(),
+		ProfileID:   prof.ID,
+		IdentityKey: key,
+		Email:       prof.Email,
+		App:         t.p.App,
+		CreatedAt:   t.now,
+		RenewedAt:   t.now,
+		ExpiresAt:   t.now.Add(t.p.SessionMaxAge),
+		Stale:       t.fingerprints(natives),
+	}
+	if next.Email == "" {
+		next.Email = id.Email
+	}
+	var old cookie.Hash
+	if t.token != "" && !t.otherApp { // another app's row is not ours to delete
+		old = t.hash
+	}
+	if err := t.e.sessions.ReplaceSession(ctx, old, next); err != nil {
+		return nil, t.lookupFailed(err), true
+	}
+	rec = &rekeyRecord{token: tok, next: next, reason: reason, at: t.now}
+	return rec, Decision{}, false
 }
 
 // presentNatives returns the app's native cookies that the request carries.
@@ -402,27 +453,31 @@ func (t *turn) fit(natives []NativeCookie) []NativeCookie {
 	return natives[:min(room, len(natives))]
 }
 
-// flushKey identifies one flush response for the loop guard: the same
-// binding and identity getting the same cookies expired twice within the
-// window means the expiry did not take. Each hop of a multi-hop flush
-// expires different cookies, so hops never look like a loop.
-func (t *turn) flushKey(identityKey string, natives []NativeCookie) string {
-	var b strings.Builder
-	b.WriteString("flush|")
-	b.WriteString(t.p.App)
-	b.WriteByte('|')
+// shapeKey names a request shape for the loop guard: the kind of hop, the
+// app, the identity and profile it is for, and what the browser presented
+// of its own — the service token and the values of the app's native
+// cookies. A browser that took the hop's cookies never presents the same
+// shape again; one that refused them presents exactly this. bound reports
+// whether the shape holds anything of one browser's own; with browser
+// false the shape leaves the browser's own out.
+func (t *turn) shapeKey(kind, identityKey, profileID string, browser bool) (key string, bound bool) {
+	h := sha256.New()
+	for _, s := range []string{kind, t.p.App, identityKey, profileID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if !browser {
+		return string(h.Sum(nil)), false
+	}
 	if t.token != "" {
-		b.WriteString(t.hash.String())
+		h.Write(t.hash[:])
+		bound = true
 	}
-	b.WriteByte('|')
-	b.WriteString(identityKey)
-	b.WriteByte('|')
-	b.WriteString(strconv.Itoa(len(t.d.SetCookies)))
-	for _, n := range natives {
-		b.WriteByte('|')
-		b.WriteString(n.Name)
+	for _, fp := range t.fingerprints(t.p.NativeCookies) {
+		h.Write(fp[:])
+		bound = true
 	}
-	return b.String()
+	return string(h.Sum(nil)), bound
 }
 
 // fingerprints returns the fingerprint of every value the request carries
@@ -437,18 +492,6 @@ func (t *turn) fingerprints(natives []NativeCookie) []cookie.Hash {
 	return out
 }
 
-// loopCheck records a flush and turns a repeat into a 500 naming the cookie.
-func (t *turn) loopCheck(key string, natives []NativeCookie) (Decision, bool) {
-	if !t.e.guard.Seen(key, t.now, t.p.LoopGuardWindow) {
-		return Decision{}, false
-	}
-	if len(natives) == 0 {
-		c := t.p.Cookie
-		return t.flushFailed(NativeCookie{Name: c.Name, Domain: c.Domain, Path: c.Path}), true
-	}
-	return t.flushFailed(natives[0]), true
-}
-
 // staleNative reports a native cookie that this session's creation expired
 // and that the browser still sends: the request is refused (it would reach
 // the app as the new person carrying the previous person's app session) and
@@ -460,7 +503,7 @@ func (t *turn) staleNative() (Decision, bool) {
 			for _, s := range t.sess.Stale {
 				if s.Equal(fp) {
 					t.expireNatives([]NativeCookie{n})
-					return t.flushFailed(n), true
+					return t.flushFailed(n, false), true
 				}
 			}
 		}
@@ -468,13 +511,21 @@ func (t *turn) staleNative() (Decision, bool) {
 	return Decision{}, false
 }
 
-// flushFailed is the loop guard's page.
-func (t *turn) flushFailed(n NativeCookie) Decision {
+// flushFailed is the loop guard's page. refused says the browser did not
+// keep a cookie it was given (the service's own) rather than kept one it was
+// told to drop. The page carries the cookie changes planned so far, so that
+// a fixed configuration heals the browser on its next request.
+func (t *turn) flushFailed(n NativeCookie, refused bool) Decision {
+	what := "was expired but the browser sent it again. Its Domain or Path in the extauthz app " +
+		"configuration does not match the cookie the app sets."
+	if refused {
+		what = "was set but the browser did not keep it. Its Domain or Path in the extauthz " +
+			"configuration may not be set from this host, or the browser refuses cookies."
+	}
 	t.d.Body = "<!doctype html><title>Sign-in cookie problem</title>" +
 		"<h1>Cookie could not be cleared</h1><p>The cookie <code>" + htmlEscape(n.Name) +
 		"</code> (Domain=" + htmlEscape(orDash(n.Domain)) + ", Path=" + htmlEscape(orSlash(n.Path)) +
-		") was expired but the browser sent it again. Its Domain or Path in the extauthz app " +
-		"configuration does not match the cookie the app sets.</p>\n"
+		") " + what + "</p>\n"
 	t.respond("content-type", "text/html; charset=utf-8")
 	return t.deny(500, ReasonFlushFailed)
 }
@@ -493,6 +544,11 @@ func (t *turn) hop(reason Reason) Decision {
 // same URL for a page load, a 401 with body otherwise.
 func (t *turn) redirect(reason Reason, body string) Decision {
 	if isNavigation(t.in) {
+		// A browser follows a 302 at once: the same shape coming back more
+		// than MaxHops times means it keeps refusing what the hop carries.
+		if t.hopKey != "" && t.e.hops.hop(t.hopKey) > MaxHops {
+			return t.flushFailed(t.loopCookie, t.loopCookie.Name == t.p.Cookie.Name)
+		}
 		t.respond("location", sameURL(t.in.Path))
 		return t.deny(302, reason)
 	}
@@ -622,19 +678,14 @@ func (t *turn) allow(reason Reason, profileID string) Decision {
 // cookiesViaRedirect reshapes an allow that carries Set-Cookie lines for a
 // front end that drops them on allowed checks. Expiries of a binding that is
 // already dead server-side are simply dropped; a new or renewed session, or
-// app cookies to expire, travel on a deny hop. A browser that refuses the
-// cookie would come back the same way: the second such hop for the same
-// binding and identity within the loop-guard window is a 500 naming the
-// service cookie.
+// app cookies to expire, travel on a deny hop. A browser that refuses a new
+// session cookie comes back with the same request shape: the hop count of
+// that shape (see MaxHops) ends it on the 500 page. A renewal cannot loop:
+// the browser still holds the live token, whose renewal is then not due.
 func (t *turn) cookiesViaRedirect(reason Reason, profileID string) (Decision, bool) {
 	if !t.d.Rekeyed && !t.d.Renewed && len(t.stripNative) == 0 {
 		t.d.SetCookies = nil
 		return Decision{}, false
-	}
-	if t.d.Rekeyed || t.d.Renewed {
-		if d, looped := t.loopCheck("via-redirect|"+t.flushKey(profileID, nil), nil); looped {
-			return d, true
-		}
 	}
 	t.d.ProfileID = profileID
 	if len(t.stripNative) > 0 {

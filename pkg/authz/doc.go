@@ -47,7 +47,10 @@
 // and a 401 JSON for anything else (FlushRedirect), or rides on the allowed
 // response (FlushInline). A front end that carries a limited number of
 // Set-Cookie lines gets one hop per batch; every hop expires at least one
-// cookie the browser still presents, so the sequence terminates. A loop
-// guard turns a flush that does not take (a cookie whose Domain or Path is
-// misconfigured) into a 500 page naming the cookie.
+// cookie the browser still presents, so the sequence terminates. The loop
+// guard (HopLedger) turns a flush that does not take (a cookie whose Domain
+// or Path is misconfigured) into a 500 page naming the cookie, on proof
+// only: the new session's Stale fingerprints, or MaxHops page-load hops
+// answered with exactly the same cookies. Repeats of one identity change
+// get the same hop and the same new session cookie.
 package authz
