@@ -65,10 +65,7 @@ func (t *turn) decide(ctx context.Context) Decision {
 	// Row 3: malformed or ambiguous identity.
 	id, err := ParseIdentity(t.in.Headers, p)
 	if err != nil {
-		if errors.Is(err, ErrNoEmailDomain) {
-			return t.deny(503, ReasonMisconfigured)
-		}
-		return t.deny(400, ReasonIdentityMalformed)
+		return t.identityInvalid(err)
 	}
 
 	t.readServiceCookie()
@@ -118,10 +115,25 @@ func profileDenied(p Profile) (Reason, bool) {
 	return "", false
 }
 
-// credential decides rows 1–2.
+// identityInvalid decides row 3 (and a policy that cannot complete a bare
+// user id).
+func (t *turn) identityInvalid(err error) Decision {
+	if errors.Is(err, ErrNoEmailDomain) {
+		return t.deny(503, ReasonMisconfigured)
+	}
+	return t.deny(400, ReasonIdentityMalformed)
+}
+
+// credential decides rows 1–2. A programmatic request skips the session
+// work, so it carries no browser session upstream: the service cookie is
+// stripped on every allow, and the app's native cookies are stripped here.
 func (t *turn) credential(ctx context.Context, cred string, det Credential) Decision {
+	t.stripNative = make(map[string]bool, len(t.p.NativeCookies))
+	for _, n := range t.p.NativeCookies {
+		t.stripNative[n.Name] = true
+	}
 	if det.Mode == CredentialPassThrough {
-		return t.allow(ReasonPassThrough, "")
+		return t.passThrough(ctx)
 	}
 	if t.e.tokens == nil || len(cred) > maxCredentialLen {
 		return t.deny(401, ReasonAccessTokenInvalid)
@@ -145,6 +157,38 @@ func (t *turn) credential(ctx context.Context, cred string, det Credential) Deci
 // up. A browser holds more than one only when an old cookie with another
 // Domain or Path survived beside the current one.
 const maxServiceTokens = 4
+
+// passThrough decides row 1 for a credential the app validates. It skips
+// the session work, not the person: when the proxy also asserts an
+// identity, row 3 (malformed), row 9 under on_unknown_identity: deny, and
+// row 10 (blocked, inactive) apply as for a browser, flush included. An
+// unknown person otherwise passes (the app judges its credential), without
+// a profile id and without registering anybody.
+func (t *turn) passThrough(ctx context.Context) Decision {
+	id, err := ParseIdentity(t.in.Headers, t.p)
+	switch {
+	case err != nil:
+		return t.identityInvalid(err)
+	case !id.Present():
+		return t.allow(ReasonPassThrough, "")
+	}
+	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {
+			t.readServiceCookie()
+			return t.flushThen(ctx, ReasonIdentityUnknown, true)
+		}
+		return t.allow(ReasonPassThrough, "")
+	case err != nil:
+		return t.lookupFailed(err)
+	}
+	if r, denied := profileDenied(prof); denied {
+		t.readServiceCookie()
+		return t.flushDeny(ctx, 403, r)
+	}
+	return t.allow(ReasonPassThrough, "")
+}
 
 // readServiceCookie finds the service's own cookies among those presented.
 func (t *turn) readServiceCookie() {
