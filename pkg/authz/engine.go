@@ -170,7 +170,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 	if !ok {
 		// A route naming an app we do not know is a configuration error;
 		// fail closed rather than guess a policy.
-		return Denial(name, 503, ReasonMisconfigured, DefaultReasonHeader)
+		return Denial(name, StatusServiceUnavailable, ReasonMisconfigured, DefaultReasonHeader)
 	}
 	bud := newBudget(ctx, e.lookupTimeout, time.Now)
 	defer bud.release()
