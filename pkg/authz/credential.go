@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -55,4 +56,65 @@ func findCredential(h Headers, creds []Credential) (string, Credential, bool) {
 		}
 	}
 	return "", Credential{}, false
+}
+
+// credential decides rows 1–2. A programmatic request skips the session
+// work, so it carries no browser session upstream: the service cookie is
+// stripped on every allow, and the app's native cookies are stripped here.
+func (t *turn) credential(ctx context.Context, cred string, det Credential) Decision {
+	t.stripNative = make(map[string]bool, len(t.p.NativeCookies))
+	for _, n := range t.p.NativeCookies {
+		t.stripNative[n.Name] = true
+	}
+	if det.Mode == CredentialPassThrough {
+		return t.passThrough(ctx)
+	}
+	if t.e.tokens == nil || len(cred) > maxCredentialLen {
+		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+	}
+	tok, err := t.e.tokens.LookupAccessToken(ctx, cookie.HashString(cred))
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+	case err != nil:
+		return t.lookupFailed(err)
+	case !tok.Valid(t.now):
+		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+	}
+	if r, denied := profileDenied(tok.Profile); denied {
+		return t.deny(StatusForbidden, r)
+	}
+	return t.allow(ReasonAccessToken, tok.ProfileID)
+}
+
+// passThrough decides row 1 for a credential the app validates. It skips
+// the session work, not the person: when the proxy also asserts an
+// identity, row 3 (malformed), row 9 under on_unknown_identity: deny, and
+// row 10 (blocked, inactive) apply as for a browser, flush included. An
+// unknown person otherwise passes (the app judges its credential), without
+// a profile id and without registering anybody.
+func (t *turn) passThrough(ctx context.Context) Decision {
+	id, err := ParseIdentity(t.in.Headers, t.p)
+	switch {
+	case err != nil:
+		return t.identityInvalid(err)
+	case !id.Present():
+		return t.allow(ReasonPassThrough, "")
+	}
+	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {
+			t.readServiceCookie()
+			return t.flushThen(ctx, ReasonIdentityUnknown, true)
+		}
+		return t.allow(ReasonPassThrough, "")
+	case err != nil:
+		return t.lookupFailed(err)
+	}
+	if r, denied := profileDenied(prof); denied {
+		t.readServiceCookie()
+		return t.flushDeny(ctx, StatusForbidden, r)
+	}
+	return t.allow(ReasonPassThrough, "")
 }

@@ -19,8 +19,11 @@
 //     stripped, no session work.
 //   - Rows 1–2 (access_token, access_token_invalid, credential_passthrough):
 //     a programmatic credential is present. Validated ones allow with their
-//     profile or deny 401; pass-through ones allow untouched. Cookies are
-//     never changed for them.
+//     profile or deny 401; pass-through ones allow, except that an identity
+//     the proxy also asserts still meets row 3, row 9 under
+//     on_unknown_identity deny, and row 10. An allowed credential changes no
+//     cookie and carries neither the service cookie nor a native cookie
+//     upstream.
 //   - Row 3 (identity_malformed): the asserted identity is not an email, too
 //     long, has control characters, or two different values arrived: 400.
 //     A bare user id with no default domain is a 503 misconfigured.
@@ -47,7 +50,10 @@
 // and a 401 JSON for anything else (FlushRedirect), or rides on the allowed
 // response (FlushInline). A front end that carries a limited number of
 // Set-Cookie lines gets one hop per batch; every hop expires at least one
-// cookie the browser still presents, so the sequence terminates. A loop
-// guard turns a flush that does not take (a cookie whose Domain or Path is
-// misconfigured) into a 500 page naming the cookie.
+// cookie the browser still presents, so the sequence terminates. The loop
+// guard (HopLedger) turns a flush that does not take (a cookie whose Domain
+// or Path is misconfigured) into a 500 page naming the cookie, on proof
+// only: the new session's Stale fingerprints, or MaxHops page-load hops
+// answered with exactly the same cookies. Repeats of one identity change
+// get the same hop and the same new session cookie.
 package authz

@@ -25,8 +25,9 @@ type Config struct {
 	// Tokens resolves extauthz-issued access tokens; nil disables rows 1–2
 	// for credentials in validate mode (they are then invalid).
 	Tokens AccessTokenStore
-	// Guard remembers recent flushes (loop guard); nil uses a MemoryGuard.
-	Guard FlushGuard
+	// Hops is the loop guard's per-replica memory (see HopLedger); nil
+	// uses a new one.
+	Hops *HopLedger
 	// Now is the clock; nil uses time.Now.
 	Now func() time.Time
 	// NewToken mints session tokens; nil uses cookie.NewToken.
@@ -42,7 +43,7 @@ type Engine struct {
 	apps          map[string]*App
 	sessions      SessionStore
 	tokens        AccessTokenStore
-	guard         FlushGuard
+	hops          *HopLedger
 	now           func() time.Time
 	newToken      func() (cookie.Token, error)
 	lookupTimeout time.Duration
@@ -54,7 +55,7 @@ func New(cfg Config) (*Engine, error) {
 		apps:          make(map[string]*App, len(cfg.Apps)),
 		sessions:      cfg.Sessions,
 		tokens:        cfg.Tokens,
-		guard:         cfg.Guard,
+		hops:          cfg.Hops,
 		now:           cfg.Now,
 		newToken:      cfg.NewToken,
 		lookupTimeout: cfg.LookupTimeout,
@@ -84,8 +85,8 @@ func New(cfg Config) (*Engine, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if e.guard == nil {
-		e.guard = NewMemoryGuard(0)
+	if e.hops == nil {
+		e.hops = NewHopLedger(0)
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -169,7 +170,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) Decision {
 	if !ok {
 		// A route naming an app we do not know is a configuration error;
 		// fail closed rather than guess a policy.
-		return Denial(name, 503, ReasonMisconfigured, DefaultReasonHeader)
+		return Denial(name, StatusServiceUnavailable, ReasonMisconfigured, DefaultReasonHeader)
 	}
 	bud := newBudget(ctx, e.lookupTimeout, time.Now)
 	defer bud.release()

@@ -105,8 +105,11 @@ type Policy struct {
 	// page load, 401 JSON otherwise); renewals wait for a page load; the
 	// mere expiry of a cookie that is already dead server-side is dropped.
 	CookiesViaRedirect bool
-	// LoopGuardWindow: a second flush for the same binding and identity
-	// within it becomes a 500 naming the cookie that did not go away.
+	// LoopGuardWindow is how long a replica answers repeats of one
+	// identity change (same presented binding, identity and native cookie
+	// values: what a browser sends in parallel) with the session it already
+	// wrote for it, so they all get the same hop and Set-Cookie. It never
+	// turns a request into an error; 0 turns the replay off. See HopLedger.
 	LoopGuardWindow time.Duration
 
 	// BypassPrefixes are path prefixes (whole segments) that skip session work.

@@ -88,7 +88,7 @@
 //	flush_mode            --flush-mode            EXTAUTHZ_FLUSH_MODE             redirect (redirect|inline)
 //	max_set_cookies       --max-set-cookies       EXTAUTHZ_MAX_SET_COOKIES        0 (no limit)
 //	cookies_via_redirect  --cookies-via-redirect  EXTAUTHZ_COOKIES_VIA_REDIRECT   false (true for Caddy forward_auth)
-//	loop_guard_window     --loop-guard-window     EXTAUTHZ_LOOP_GUARD_WINDOW      10s
+//	loop_guard_window     --loop-guard-window     EXTAUTHZ_LOOP_GUARD_WINDOW      10s (repeats of one identity change replay its hop)
 //	retry_after           --retry-after           EXTAUTHZ_RETRY_AFTER            2s, at least 1s
 //
 // Per-app only (YAML, under apps.<name>):

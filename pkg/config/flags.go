@@ -81,7 +81,7 @@ func bindings(c *Config) []binding {
 		{key: "flush_mode", usage: "how an identity change reaches the browser: redirect or inline", value: &stringValue[authz.FlushMode]{&d.FlushMode}},
 		{key: "max_set_cookies", usage: "Set-Cookie lines per response (0: no limit)", value: &intValue{&d.MaxSetCookies}},
 		{key: "cookies_via_redirect", usage: "deliver session cookies on redirects (front ends that drop an allowed check's Set-Cookie, e.g. Caddy)", value: &boolValue{&d.CookiesViaRedirect}},
-		{key: "loop_guard_window", usage: "a second flush of one binding within this is an error", value: &durationValue{&d.LoopGuardWindow}},
+		{key: "loop_guard_window", usage: "how long repeats of one identity change get the same hop and session cookie", value: &durationValue{&d.LoopGuardWindow}},
 		{key: "retry_after", usage: "Retry-After sent with 503", value: &durationValue{&d.RetryAfter}},
 	}
 }

@@ -5,7 +5,7 @@
 // Reads go to the stores (so the answer is the one the service would give
 // now); writes — re-key, renew, delete, register — are recorded as Effects
 // and not made. The loop guard is off (it would remember earlier
-// explanations), so a second flush of one binding explains as a flush, not
+// explanations), so a repeated flush of one binding explains as a flush, not
 // as flush_failed. New session tokens are minted but never stored; Result
 // shows them redacted.
 package explain
@@ -134,7 +134,7 @@ func New(cfg Config) (*Explainer, error) {
 		Apps:          apps,
 		Sessions:      dryRunSessions{SessionStore: cfg.Sessions},
 		Tokens:        cfg.Tokens,
-		Guard:         neverSeen{},
+		Hops:          authz.NewHopLedger(-1),
 		Now:           cfg.Now,
 		LookupTimeout: cfg.LookupTimeout,
 	})
@@ -212,11 +212,6 @@ func (d dryRunProfiles) RegisterProfile(ctx context.Context, email, name string)
 	note(ctx, "would register a profile for the asserted email")
 	return authz.Profile{ID: "(new profile)", Email: email, Name: name, Active: true}, nil
 }
-
-// neverSeen is a loop guard that remembers nothing.
-type neverSeen struct{}
-
-func (neverSeen) Seen(string, time.Time, time.Duration) bool { return false }
 
 // Print writes r the way an operator reads it: outcome, reason, profile,
 // then every header mutation and store effect, one per line.

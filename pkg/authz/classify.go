@@ -1,0 +1,193 @@
+package authz
+
+// Classification: what the request presents and what the stores say about
+// it. Nothing here writes to a store.
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"strings"
+
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
+
+// profileDenied reports whether a profile may not be used, and why.
+func profileDenied(p Profile) (Reason, bool) {
+	switch {
+	case p.Blocked:
+		return ReasonProfileBlocked, true
+	case !p.Active || p.Deleted:
+		return ReasonProfileInactive, true
+	}
+	return "", false
+}
+
+// maxServiceTokens bounds the service tokens of one request that are looked
+// up. A browser holds more than one only when an old cookie with another
+// Domain or Path survived beside the current one.
+const maxServiceTokens = 4
+
+// readServiceCookie finds the service's own cookies among those presented.
+func (t *turn) readServiceCookie() {
+	for _, c := range t.in.Cookies {
+		if c.Name != t.p.Cookie.Name {
+			continue
+		}
+		t.presented = true
+		if tok, err := cookie.ParseToken(c.Value); err == nil && len(t.tokens) < maxServiceTokens {
+			t.tokens = append(t.tokens, tok)
+		}
+	}
+	if len(t.tokens) > 0 {
+		t.token, t.hash = t.tokens[0], t.tokens[0].Hash()
+	}
+}
+
+// loadSession resolves the presented tokens: the first that names a live
+// session of this app is the binding, whatever dead ones come before it (a
+// dead cookie the browser keeps on another Path must not hide the live one,
+// or every request would re-key). A store failure is returned; tokens that
+// resolve to nothing usable make the state dead.
+func (t *turn) loadSession(ctx context.Context) error {
+	if !t.presented {
+		t.state = sessNone
+		return nil
+	}
+	t.state = sessDead
+	for i, tok := range t.tokens {
+		h := tok.Hash()
+		s, err := t.e.sessions.GetSession(ctx, h)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return err
+		}
+		if s.Hash.Equal(h) && s.Live(t.now) && s.App == t.p.App {
+			t.token, t.hash, t.sess, t.state = tok, h, s, sessLive
+			return nil
+		}
+		if i == 0 {
+			t.otherApp = s.App != t.p.App
+		}
+	}
+	return nil
+}
+
+// presentNatives returns the app's native cookies that the request carries.
+func (t *turn) presentNatives() []NativeCookie {
+	var out []NativeCookie
+	for _, n := range t.p.NativeCookies {
+		if cookie.Has(t.in.Cookies, n.Name) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// overLimit reports whether n Set-Cookie lines exceed the front end's limit.
+func (t *turn) overLimit(n int) bool {
+	return t.p.MaxSetCookies > 0 && n > t.p.MaxSetCookies
+}
+
+// mustHop reports whether expiring natives
+// needs a redirect hop rather than riding on an allowed response.
+func (t *turn) mustHop(natives []NativeCookie) bool {
+	return t.p.FlushMode == FlushRedirect || t.overLimit(len(t.d.SetCookies)+len(natives))
+}
+
+// fit returns the prefix of natives whose expiry still fits in this response
+// beside the Set-Cookie lines already planned. At least one always fits, so
+// every hop makes progress.
+func (t *turn) fit(natives []NativeCookie) []NativeCookie {
+	if t.p.MaxSetCookies <= 0 {
+		return natives
+	}
+	room := max(t.p.MaxSetCookies-len(t.d.SetCookies), 0)
+	if room == 0 && len(t.d.SetCookies) == 0 {
+		room = 1
+	}
+	return natives[:min(room, len(natives))]
+}
+
+// shapeKey names a request shape for the loop guard: the kind of hop, the
+// app, the identity and profile it is for, and what the browser presented
+// of its own — the service token and the values of the app's native
+// cookies. A browser that took the hop's cookies never presents the same
+// shape again; one that refused them presents exactly this. bound reports
+// whether the shape holds anything of one browser's own; with browser
+// false the shape leaves the browser's own out.
+func (t *turn) shapeKey(kind, identityKey, profileID string, browser bool) (key string, bound bool) {
+	h := sha256.New()
+	for _, s := range []string{kind, t.p.App, identityKey, profileID} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if !browser {
+		return string(h.Sum(nil)), false
+	}
+	if t.token != "" {
+		h.Write(t.hash[:])
+		bound = true
+	}
+	for _, fp := range t.fingerprints(t.p.NativeCookies) {
+		h.Write(fp[:])
+		bound = true
+	}
+	return string(h.Sum(nil)), bound
+}
+
+// fingerprints returns the fingerprint of every value the request carries
+// for the given native cookies.
+func (t *turn) fingerprints(natives []NativeCookie) []cookie.Hash {
+	var out []cookie.Hash
+	for _, n := range natives {
+		for _, v := range cookie.Values(t.in.Cookies, n.Name) {
+			out = append(out, cookie.Fingerprint(n.Name, v))
+		}
+	}
+	return out
+}
+
+// staleNative reports a native cookie that this session's creation expired
+// and that the browser still sends: the request is refused (it would reach
+// the app as the new person carrying the previous person's app session) and
+// the expiry is sent again, so that it takes once the configuration is fixed.
+func (t *turn) staleNative() (Decision, bool) {
+	for _, n := range t.p.NativeCookies {
+		for _, v := range cookie.Values(t.in.Cookies, n.Name) {
+			fp := cookie.Fingerprint(n.Name, v)
+			for _, s := range t.sess.Stale {
+				if s.Equal(fp) {
+					t.expireNatives([]NativeCookie{n})
+					return t.flushFailed(n, false), true
+				}
+			}
+		}
+	}
+	return Decision{}, false
+}
+
+// isNavigation reports whether the request is a browser page load.
+func isNavigation(in *Input) bool {
+	if in.Method != "GET" && in.Method != "HEAD" {
+		return false
+	}
+	for _, v := range in.Headers.Get("upgrade") {
+		if strings.EqualFold(strings.TrimSpace(v), "websocket") {
+			return false
+		}
+	}
+	for _, v := range in.Headers.Get("sec-fetch-mode") {
+		if strings.TrimSpace(v) == "navigate" {
+			return true
+		}
+	}
+	for _, v := range in.Headers.Get("accept") {
+		if strings.Contains(strings.ToLower(v), "text/html") {
+			return true
+		}
+	}
+	return false
+}
