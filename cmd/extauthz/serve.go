@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -109,8 +108,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		s.Close()
 		return nil, err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	key := emailHashKey(cfg.Log, log) // hashkey.go
 	s.dlog = decisionlog.New(log, decisionlog.Options{
 		// Allows at debug, denials at info: every request pays for a line
 		// only when the operator asks (log.level: debug, log.decision_sample).
