@@ -14,7 +14,7 @@ var errUsage = errors.New("usage")
 const usage = `extauthz — bind browser sessions to the identity your SSO proxy asserts.
 
 Usage:
-  extauthz serve    [--config FILE] [--grpc-addr :9191] [--http-addr :9090] [--database-url URL] [--migrate] [--check-config]
+  extauthz serve    [--config FILE] [--grpc-addr :9191] [--http-addr :9090] [--check-addr HOST:PORT] [--database-url URL] [--migrate] [--check-config]
   extauthz migrate  --database-url URL
   extauthz profile  add|block|unblock|activate|deactivate|delete|list  --database-url URL [--email E] [--name N] [--inactive] [--blocked]
   extauthz session  list|revoke  --database-url URL (--email E | --profile ID)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,8 +109,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		s.Close()
 		return nil, err
 	}
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
+	key := emailHashKey(cfg.Log, log) // hashkey.go
 	s.dlog = decisionlog.New(log, decisionlog.Options{
 		// Allows at debug, denials at info: every request pays for a line
 		// only when the operator asks (log.level: debug, log.decision_sample).
@@ -135,7 +133,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		)
 	}
 	checks = append(checks, s.caches.checks()...)
-	s.ops = ops.New(s.reg, checks...)
+	s.ops = ops.New(s.reg, checks...).WithLogger(log)
 	return s, nil
 }
 
@@ -207,19 +205,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("grpc_addr: %w", err)
 	}
-	httpLn, err := net.Listen("tcp", cfg.HTTPAddr)
+	mux := http.NewServeMux()
+	svc.ops.Mount(mux)
+	if cfg.Pprof {
+		ops.MountPprof(mux)
+	}
+	httpSrv, err := listenHTTP("http_addr", cfg.HTTPAddr, cfg.HTTPServer, mux, log) // listeners.go
 	if err != nil {
 		grpcLn.Close()
-		return fmt.Errorf("http_addr: %w", err)
+		return err
+	}
+	checkSrv, err := svc.listenHTTPCheck() // nil when check_addr is empty (httpcheck.go)
+	if err != nil {
+		grpcLn.Close()
+		httpSrv.ln.Close()
+		return err
 	}
 	adminSrv, err := svc.newAdminServer(ctx) // nil when admin_addr is empty (adminserver.go)
 	if err != nil {
 		grpcLn.Close()
-		httpLn.Close()
+		httpSrv.ln.Close()
+		if checkSrv != nil {
+			checkSrv.ln.Close()
+		}
 		return err
 	}
 
-	gs := grpc.NewServer(grpcServerOptions()...)
+	gs := grpc.NewServer(append(grpcServerOptions(), grpcLimits(cfg.GRPCServer)...)...)
 	envoy.RegisterWire(gs, envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
 		Keep:               svc.engine.HeaderNames(),
@@ -241,16 +253,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		hs.SetServingStatus(authService, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 
-	mux := http.NewServeMux()
-	svc.ops.Mount(mux)
-	if cfg.Pprof {
-		ops.MountPprof(mux)
-	}
-	svc.mountHTTPCheck(mux)
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-
 	log.Info("serving",
-		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpLn.Addr().String(), "admin_addr", adminSrv.Addr(),
+		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpSrv.Addr(), "check_addr", checkSrv.Addr(), "admin_addr", adminSrv.Addr(),
 		"apps", svc.engine.Apps(), "version", version, "database", svc.stores.pool != nil)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -260,12 +264,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return nil
 	})
-	g.Go(func() error {
-		if err := httpSrv.Serve(httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
+	g.Go(httpSrv.Serve)
+	g.Go(checkSrv.Serve)
 	g.Go(adminSrv.Serve)
 	if svc.stores.pool != nil {
 		g.Go(func() error { svc.warmPool(gctx, serving); return nil })
@@ -277,6 +277,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 		hs.Shutdown() // every service NOT_SERVING
 		svc.ops.Drain()
+		checkStopped := make(chan error, 1) // HTTP checks drain beside gRPC
+		go func() { checkStopped <- checkSrv.Stop(cfg.ShutdownTimeout) }()
 		stopped := make(chan struct{})
 		go func() { gs.GracefulStop(); close(stopped) }()
 		timer := time.NewTimer(cfg.ShutdownTimeout)
@@ -288,9 +290,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			gs.Stop()
 		}
 		adminSrv.Stop(time.Second)
-		hctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return httpSrv.Shutdown(hctx)
+		return errors.Join(<-checkStopped, httpSrv.Stop(5*time.Second))
 	})
 	err = g.Wait()
 	log.Info("stopped")

@@ -15,8 +15,20 @@ type Config struct {
 	CheckConfig bool `yaml:"-"`
 
 	GRPCAddr string `yaml:"grpc_addr"`
-	// HTTPAddr serves /healthz, /readyz, /metrics (and may serve the HTTP check).
+	// HTTPAddr serves /healthz, /readyz, /metrics (and pprof when on); never
+	// the HTTP check.
 	HTTPAddr string `yaml:"http_addr"`
+	// CheckAddr serves the HTTP check (/check, /nginx/check) for nginx,
+	// Traefik and Caddy on its own listener; "" (the default) turns it off.
+	// It trusts identity headers, so only the proxy may reach it.
+	CheckAddr string `yaml:"check_addr"`
+	// HTTPCheck names the headers each HTTP check endpoint reads the
+	// original request from.
+	HTTPCheck HTTPCheck `yaml:"http_check"`
+	// HTTPServer bounds the HTTP listeners (check_addr and http_addr).
+	HTTPServer HTTPServer `yaml:"http_server"`
+	// GRPCServer bounds the gRPC Check listener (grpc_addr).
+	GRPCServer GRPCServer `yaml:"grpc_server"`
 	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr. Off by
 	// default: profiles reveal internals and cost CPU while taken.
 	Pprof bool `yaml:"pprof"`
@@ -76,9 +88,68 @@ type Log struct {
 	Format string `yaml:"format"` // json|text
 	// LogEmails puts email addresses in logs; off, they are hashed.
 	LogEmails bool `yaml:"log_emails"`
+	// EmailHashKey keys the email_hash of log lines (HMAC-SHA256 of the
+	// normalised email), so that one person's hash is the same on every
+	// replica and across restarts. A secret. "" uses a random key per
+	// process (with a warning at start).
+	EmailHashKey string `yaml:"email_hash_key"`
 	// DecisionSample is the fraction (0..1) of allow decisions logged;
 	// denials are always logged.
 	DecisionSample float64 `yaml:"decision_sample"`
+}
+
+// HTTPCheck configures the HTTP check endpoints.
+type HTTPCheck struct {
+	// Nginx: /nginx/check and /nginx/check/<app> (deploy/nginx).
+	Nginx Origin `yaml:"nginx"`
+	// Forward: /check and /check/<app> (Traefik ForwardAuth, Caddy
+	// forward_auth).
+	Forward Origin `yaml:"forward"`
+}
+
+// Origin names the headers one endpoint reads the original request line
+// from; each must be a header that endpoint's proxy sets itself, replacing
+// the client's copy (see httpcheck.Origin).
+type Origin struct {
+	// MethodHeader "" takes the check request's own method.
+	MethodHeader string `yaml:"method_header"`
+	// URIHeader carries the original path and query; required.
+	URIHeader string `yaml:"uri_header"`
+	// HostHeader "" (or "host") takes the check request's Host.
+	HostHeader string `yaml:"host_header"`
+	// ProtoHeader "" takes the check connection's scheme.
+	ProtoHeader string `yaml:"proto_header"`
+}
+
+// HTTPServer bounds each HTTP listener. Every limit applies to each
+// listener on its own.
+type HTTPServer struct {
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxHeaderBytes bounds the request line and headers; above it Go
+	// answers 431.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxConns caps open connections; further ones wait to be accepted.
+	MaxConns int `yaml:"max_conns"`
+}
+
+// GRPCServer bounds the gRPC Check server.
+type GRPCServer struct {
+	// MaxRecvMsgSize bounds one CheckRequest in bytes (ResourceExhausted
+	// above). Envoy's with_request_body adds up to max_request_bytes.
+	MaxRecvMsgSize int `yaml:"max_recv_msg_size"`
+	// MaxConcurrentStreams bounds concurrent calls per connection.
+	MaxConcurrentStreams int `yaml:"max_concurrent_streams"`
+	// KeepaliveMinTime is the shortest ping interval a client may use;
+	// a client pinging more often is disconnected.
+	KeepaliveMinTime time.Duration `yaml:"keepalive_min_time"`
+	// KeepalivePermitWithoutStream lets clients ping idle connections
+	// (Envoy's connection_keepalive does).
+	KeepalivePermitWithoutStream bool `yaml:"keepalive_permit_without_stream"`
 }
 
 // AppSettings are the per-app settings that have a top-level default.
@@ -232,6 +303,23 @@ func Default() Config {
 		CacheTTL:         30 * time.Second,
 		NegativeCacheTTL: 2 * time.Second,
 		ChangeFeed:       true,
+		HTTPCheck: HTTPCheck{
+			Nginx:   Origin{MethodHeader: "X-Original-Method", URIHeader: "X-Original-URI", ProtoHeader: "X-Forwarded-Proto"},
+			Forward: Origin{MethodHeader: "X-Forwarded-Method", URIHeader: "X-Forwarded-Uri", HostHeader: "X-Forwarded-Host", ProtoHeader: "X-Forwarded-Proto"},
+		},
+		HTTPServer: HTTPServer{
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			MaxHeaderBytes:    128 << 10,
+			MaxConns:          4096,
+		},
+		GRPCServer: GRPCServer{
+			MaxRecvMsgSize:               256 << 10,
+			MaxConcurrentStreams:         1024,
+			KeepaliveMinTime:             10 * time.Second,
+			KeepalivePermitWithoutStream: true,
+		},
 		Log: Log{
 			Level:          "info",
 			Format:         "json",

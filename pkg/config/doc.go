@@ -33,7 +33,8 @@
 //
 // Policies turns a validated Config into one authz.Policy per app, AppSource
 // gives an app's profile source, Redacted hides database passwords for
-// logging. database_url, profile_source.database_url and admin_token are
+// logging. database_url, profile_source.database_url, admin_token and
+// log.email_hash_key are
 // secrets: they are never echoed in errors; log Redacted() only. The --check-config flag sets
 // Config.CheckConfig; the caller validates (Parse already did) and exits.
 //
@@ -43,7 +44,8 @@
 //
 //	key                   flag                    env                             default
 //	grpc_addr             --grpc-addr             EXTAUTHZ_GRPC_ADDR              :9191
-//	http_addr             --http-addr             EXTAUTHZ_HTTP_ADDR              :9090 (/healthz /readyz /metrics, HTTP check)
+//	http_addr             --http-addr             EXTAUTHZ_HTTP_ADDR              :9090 (/healthz /readyz /metrics, pprof; never the check)
+//	check_addr            --check-addr            EXTAUTHZ_CHECK_ADDR             "" = HTTP check off (/check, /nginx/check)
 //	pprof                 --pprof                 EXTAUTHZ_PPROF                  false (/debug/pprof/ on http_addr)
 //	database_url          --database-url          EXTAUTHZ_DATABASE_URL           "" = in-memory store, nothing persists
 //	database_max_conns    --database-max-conns    EXTAUTHZ_DATABASE_MAX_CONNS     20
@@ -62,7 +64,37 @@
 //	log.level             --log-level             EXTAUTHZ_LOG_LEVEL              info (debug|info|warn|error)
 //	log.format            --log-format            EXTAUTHZ_LOG_FORMAT             json (json|text)
 //	log.log_emails        --log-log-emails        EXTAUTHZ_LOG_LOG_EMAILS         false (emails hashed)
+//	log.email_hash_key    --log-email-hash-key    EXTAUTHZ_LOG_EMAIL_HASH_KEY     "" = random per process, with a warning (secret; ≥ 16 chars)
 //	log.decision_sample   --log-decision-sample   EXTAUTHZ_LOG_DECISION_SAMPLE    1.0, in [0,1]
+//
+// HTTP check origin (top level only): the headers each endpoint reads the
+// original request line from. Each must be set by that endpoint's proxy,
+// replacing the client's copy; headers of the other family are ignored.
+// method_header "" takes the check request's method, host_header "" its
+// Host, proto_header "" the check connection's scheme; uri_header is
+// required.
+//
+//	http_check.nginx.method_header     --http-check-nginx-method-header     EXTAUTHZ_HTTP_CHECK_NGINX_METHOD_HEADER     X-Original-Method
+//	http_check.nginx.uri_header        --http-check-nginx-uri-header        EXTAUTHZ_HTTP_CHECK_NGINX_URI_HEADER        X-Original-URI
+//	http_check.nginx.host_header       --http-check-nginx-host-header       EXTAUTHZ_HTTP_CHECK_NGINX_HOST_HEADER       "" (Host, set by deploy/nginx)
+//	http_check.nginx.proto_header      --http-check-nginx-proto-header      EXTAUTHZ_HTTP_CHECK_NGINX_PROTO_HEADER      X-Forwarded-Proto
+//	http_check.forward.method_header   --http-check-forward-method-header   EXTAUTHZ_HTTP_CHECK_FORWARD_METHOD_HEADER   X-Forwarded-Method
+//	http_check.forward.uri_header      --http-check-forward-uri-header      EXTAUTHZ_HTTP_CHECK_FORWARD_URI_HEADER      X-Forwarded-Uri
+//	http_check.forward.host_header     --http-check-forward-host-header     EXTAUTHZ_HTTP_CHECK_FORWARD_HOST_HEADER     X-Forwarded-Host
+//	http_check.forward.proto_header    --http-check-forward-proto-header    EXTAUTHZ_HTTP_CHECK_FORWARD_PROTO_HEADER    X-Forwarded-Proto
+//
+// Server limits (top level only; http_server applies to check_addr and
+// http_addr, each on its own):
+//
+//	http_server.read_header_timeout    --http-server-read-header-timeout    EXTAUTHZ_HTTP_SERVER_READ_HEADER_TIMEOUT    5s, <= read_timeout
+//	http_server.read_timeout           --http-server-read-timeout           EXTAUTHZ_HTTP_SERVER_READ_TIMEOUT           10s
+//	http_server.idle_timeout           --http-server-idle-timeout           EXTAUTHZ_HTTP_SERVER_IDLE_TIMEOUT           60s
+//	http_server.max_header_bytes       --http-server-max-header-bytes       EXTAUTHZ_HTTP_SERVER_MAX_HEADER_BYTES       131072 (431 above), ≥ 8192
+//	http_server.max_conns              --http-server-max-conns              EXTAUTHZ_HTTP_SERVER_MAX_CONNS              4096 open connections per listener
+//	grpc_server.max_recv_msg_size      --grpc-server-max-recv-msg-size      EXTAUTHZ_GRPC_SERVER_MAX_RECV_MSG_SIZE      262144 (ResourceExhausted above), ≥ 16384
+//	grpc_server.max_concurrent_streams --grpc-server-max-concurrent-streams EXTAUTHZ_GRPC_SERVER_MAX_CONCURRENT_STREAMS 1024 per connection
+//	grpc_server.keepalive_min_time     --grpc-server-keepalive-min-time     EXTAUTHZ_GRPC_SERVER_KEEPALIVE_MIN_TIME     10s (clients pinging more often are cut off)
+//	grpc_server.keepalive_permit_without_stream --grpc-server-keepalive-permit-without-stream EXTAUTHZ_GRPC_SERVER_KEEPALIVE_PERMIT_WITHOUT_STREAM true
 //
 // App settings (top-level default, overridable under apps.<name>):
 //
@@ -105,7 +137,12 @@
 //
 // # Rules Validate enforces
 //
-// Addresses are host:port and differ; admin_addr set needs an admin_token
+// Addresses are host:port and differ (check_addr too, when set);
+// http_check.*.uri_header is set and every http_check header is a valid
+// name; http_server timeouts are positive, max_header_bytes ≥ 8192,
+// max_conns ≥ 1; grpc_server.max_recv_msg_size ≥ 16384,
+// max_concurrent_streams ≥ 1, keepalive_min_time positive;
+// log.email_hash_key, when set, has at least 16 characters; admin_addr set needs an admin_token
 // of at least 16 characters without whitespace; lookup_timeout < envoy_timeout;
 // durations positive, renew_after < session_max_age, retry_after ≥ 1s;
 // cache_size ≥ 0; 0 ≤ negative_cache_ttl ≤ cache_ttl;

@@ -12,13 +12,16 @@ const redactedPassword = "xxxxx"
 
 // Redacted returns a copy of c that is safe to log: the password of every
 // database URL (top level and profile sources) and the admin token are
-// replaced. c is not
-// modified.
+// replaced, and so is log.email_hash_key. c is
+// not modified.
 func (c Config) Redacted() Config {
 	r := c
 	r.DatabaseURL = RedactURL(c.DatabaseURL)
 	if c.AdminToken != "" {
 		r.AdminToken = redactedPassword
+	}
+	if c.Log.EmailHashKey != "" {
+		r.Log.EmailHashKey = redactedPassword
 	}
 	if c.Apps != nil {
 		r.Apps = maps.Clone(c.Apps)

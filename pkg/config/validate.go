@@ -81,6 +81,7 @@ func (c Config) validateServer(p *problems) {
 		p.add("negative_cache_ttl", "must not exceed cache_ttl (%s), got %s", c.CacheTTL, c.NegativeCacheTTL)
 	}
 	c.validateAdmin(p)
+	c.validateListeners(p)
 	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(p, "log.format", c.Log.Format, "json", "text")
 	if s := c.Log.DecisionSample; math.IsNaN(s) || s < 0 || s > 1 {

@@ -1,9 +1,13 @@
 // Package decisionlog writes one structured log line per decision: app,
 // front end, decision, status, reason, profile id, duration and request id.
 // It never writes cookie values or tokens. The asserted email is written
-// only when the operator opts in; otherwise a keyed hash of it (HMAC-SHA256,
-// truncated) lets an operator correlate lines of one user without the log
-// holding the address.
+// only when the operator opts in; otherwise a keyed hash of it (HMAC-SHA256
+// of the email normalised as the service compares it, truncated) lets an
+// operator correlate lines of one user without the log holding the
+// address; with one key for every replica (log.email_hash_key) the hash
+// correlates across replicas and restarts. The app name may be whatever a
+// client sent (an unknown app is logged too), so anything but a plain name
+// is escaped and cut to 64 bytes.
 package decisionlog
 
 import (
@@ -11,8 +15,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,8 +44,9 @@ type Options struct {
 	Sample float64
 	// Emails writes the asserted email in clear.
 	Emails bool
-	// HashKey keys the email hash; a random one is fine (hashes then only
-	// correlate within one process lifetime).
+	// HashKey keys the email hash. Give every replica the same key so that
+	// one person has one hash everywhere; a random key correlates lines of
+	// one process lifetime only.
 	HashKey []byte
 	// EmailHeader returns the email header name of an app.
 	EmailHeader func(app string) string
@@ -70,7 +77,7 @@ func (l *Logger) Log(ctx context.Context, frontend string, in authz.Input, d aut
 	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs,
-		slog.String("app", d.App),
+		slog.String("app", logApp(d.App)),
 		slog.String("frontend", frontend),
 		slog.String("decision", outcome),
 		slog.Int("status", d.Status),
@@ -84,7 +91,10 @@ func (l *Logger) Log(ctx context.Context, frontend string, in authz.Input, d aut
 		attrs = append(attrs, slog.String("request_id", clip(in.RequestID, 128)))
 	}
 	if vs := in.Headers.Get(l.header(d.App)); len(vs) > 0 {
-		e := strings.ToLower(strings.TrimSpace(vs[0]))
+		e, err := authz.NormalizeEmail(vs[0])
+		if err != nil || e == "" {
+			e = strings.ToLower(strings.TrimSpace(clip(vs[0], 1024)))
+		}
 		if l.emails {
 			attrs = append(attrs, slog.String("email", clip(e, 256)))
 		} else {
@@ -101,6 +111,38 @@ func (l *Logger) hash(s string) string {
 	m := hmac.New(sha256.New, l.key)
 	m.Write([]byte(s))
 	return hex.EncodeToString(m.Sum(nil)[:8])
+}
+
+// maxApp bounds a logged app name; configured names are far shorter.
+const maxApp = 64
+
+// logApp returns app as it is when it could be a configured app name
+// (letters, digits, '.', '_', '-'; at most maxApp bytes), else cut to
+// maxApp bytes and quoted with every non-ASCII or control character
+// escaped, and how much was cut.
+func logApp(app string) string {
+	if len(app) <= maxApp && plainName(app) {
+		return app
+	}
+	cut := app
+	if len(cut) > maxApp {
+		cut = strings.ToValidUTF8(cut[:maxApp], "")
+	}
+	q := strconv.QuoteToASCII(cut)
+	if n := len(app) - len(cut); n > 0 {
+		q += fmt.Sprintf("...(%d more bytes)", n)
+	}
+	return q
+}
+
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func clip(s string, n int) string {

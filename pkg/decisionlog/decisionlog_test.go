@@ -134,3 +134,59 @@ func TestDenialsAlwaysLoggedAllowsSampled(t *testing.T) {
 		t.Errorf("denial not logged at WARN: %s", buf.String())
 	}
 }
+
+// TestEmailHashOfTheNormalisedEmail: the hash is of the identity as the
+// service compares it (authz.NormalizeEmail), so one person has one hash
+// whatever form the proxy sent the address in.
+func TestEmailHashOfTheNormalisedEmail(t *testing.T) {
+	o := decisionlog.Options{Level: slog.LevelInfo, Sample: 1, HashKey: []byte("shared-key-0123456789")}
+	hashFor := func(email string) string {
+		t.Helper()
+		var buf bytes.Buffer
+		l := decisionlog.New(slog.New(slog.NewJSONHandler(&buf, nil)), o)
+		in := input()
+		in.Headers = authz.Headers{}
+		in.Headers.Add("x-auth-request-email", email)
+		l.Log(context.Background(), "grpc", in, decision(), time.Millisecond)
+		var m map[string]any
+		if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		h, _ := m["email_hash"].(string)
+		if h == "" {
+			t.Fatalf("no email_hash: %s", buf.String())
+		}
+		return h
+	}
+	composed := hashFor("\u00e4lice@example.com")    // ä as one code point
+	decomposed := hashFor("a\u0308lice@example.com") // a + combining diaeresis
+	if composed != decomposed {
+		t.Errorf("one address, two hashes: %s (composed) vs %s (decomposed)", composed, decomposed)
+	}
+	if a, b := hashFor("Alice@Example.com"), hashFor(" alice@example.com "); a != b {
+		t.Errorf("case and spacing change the hash: %s vs %s", a, b)
+	}
+}
+
+// TestAppNameBoundedAndEscaped: the app name of a decision can be whatever
+// a client put in ?app= (an unknown app is still logged); a 60 KB name must
+// not make a 60 KB line, nor smuggle control or bidi characters into it.
+func TestAppNameBoundedAndEscaped(t *testing.T) {
+	var buf bytes.Buffer
+	l := decisionlog.New(slog.New(slog.NewTextHandler(&buf, nil)), decisionlog.Options{Level: slog.LevelInfo, Sample: 1, HashKey: []byte("k")})
+	long := strings.Repeat("A", 60_000) + "\u202e\x1b[31m\nfake=line"
+	l.Log(context.Background(), "http", authz.Input{App: long}, authz.Decision{Status: 503, Reason: authz.ReasonMisconfigured, App: long}, time.Millisecond)
+	line := buf.String()
+	if len(line) > 1024 {
+		t.Errorf("line of %d bytes for a 60 KB app name", len(line))
+	}
+	if strings.Contains(line, "\u202e") || strings.Contains(line, "\x1b") || strings.Count(line, "\n") != 1 {
+		t.Errorf("control or bidi characters reached the line: %q", line)
+	}
+	// A real app name is logged as it is.
+	buf.Reset()
+	l.Log(context.Background(), "http", authz.Input{App: "plane-2.web_x"}, authz.Decision{Status: 403, App: "plane-2.web_x"}, time.Millisecond)
+	if !strings.Contains(buf.String(), "app=plane-2.web_x ") {
+		t.Errorf("a valid app name was altered: %s", buf.String())
+	}
+}

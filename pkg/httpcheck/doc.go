@@ -20,12 +20,19 @@
 //     set (or clear) the header: the check request carries the client's
 //     headers, so a client could otherwise choose the policy.
 //
-//   - ToInput reads the original request: method from X-Original-Method
-//     (nginx) or X-Forwarded-Method (Traefik, Caddy), else the check
-//     request's method; the request target from X-Original-URI or
-//     X-Forwarded-Uri, else "/"; the host from X-Forwarded-Host, else Host;
-//     the scheme from X-Forwarded-Proto, else the check connection's. Each of
-//     those headers may appear at most once. Every other header of the check
+//   - ToInput reads the original request only from the headers the
+//     endpoint's own proxy sets (Options.NginxOrigin, Options.ForwardOrigin;
+//     invariant 14): the nginx endpoints read the method from
+//     X-Original-Method (else the check request's), the target from
+//     X-Original-URI, the host from Host and the scheme from
+//     X-Forwarded-Proto, all set by deploy/nginx on the auth subrequest;
+//     /check reads X-Forwarded-Method, -Uri, -Host and -Proto, which Traefik
+//     and Caddy set themselves, overwriting the client's. A forwarding header
+//     of the other family is ignored even when a client sends it (Traefik
+//     and Caddy pass X-Original-URI through untouched). Without the target
+//     header the path is "/"; without the host header, the check request's
+//     Host; without the scheme header, the check connection's.
+//     Each of those headers may appear at most once. Every other header of the check
 //     request is the client's (the proxies copy them), so identity headers
 //     and cookies are read from them exactly as pkg/envoy reads Envoy's:
 //     names lower-cased, one value per header line, cookies split with

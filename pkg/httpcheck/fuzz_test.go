@@ -23,7 +23,11 @@ func FuzzToInput(f *testing.F) {
 			return
 		}
 		o := Options{MaxHeaders: 16, MaxHeaderBytes: 1024}
-		in, err := o.ToInput(r, app)
+		mode := Forward
+		if strings.HasPrefix(r.URL.Path, PathNginxCheck) {
+			mode = Nginx
+		}
+		in, err := o.ToInput(r, app, mode)
 		if err != nil {
 			if in.Headers != nil || in.Cookies != nil {
 				t.Fatalf("rejected request kept data: %+v", in)

@@ -63,7 +63,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, mode Mode) {
 		start = time.Now()
 	}
 	ctx := r.Context()
-	in, err := h.opts.ToInput(r, r.PathValue("app"))
+	in, err := h.opts.ToInput(r, r.PathValue("app"), mode)
 	var d authz.Decision
 	if err != nil {
 		in = authz.Input{App: in.App}

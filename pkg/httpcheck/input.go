@@ -20,9 +20,9 @@ var (
 	ErrAmbiguousOriginal = errors.New("httpcheck: forwarding header sent more than once")
 )
 
-// The headers a proxy describes the original request with.
+// The headers the shipped proxy configs describe the original request with.
 const (
-	HeaderOriginalMethod  = "X-Original-Method" // nginx (set by the shipped config)
+	HeaderOriginalMethod  = "X-Original-Method" // nginx (set by deploy/nginx)
 	HeaderOriginalURI     = "X-Original-Uri"    // nginx: $request_uri
 	HeaderForwardedMethod = "X-Forwarded-Method"
 	HeaderForwardedURI    = "X-Forwarded-Uri"
@@ -34,19 +34,50 @@ const (
 	QueryApp = "app"
 )
 
-// ToInput converts a check request with the default limits; see
-// Options.ToInput.
-func ToInput(r *http.Request, app string) (authz.Input, error) {
-	return Options{}.ToInput(r, app)
+// Origin names the headers one endpoint reads the original request line
+// from. They must be headers that endpoint's proxy sets itself, replacing
+// any copy the client sent: the check request carries the client's other
+// headers too, so a header the proxy merely passes along would let the
+// client choose the method, path or host being judged. Only these are read;
+// every other forwarding header on the check request is ignored.
+type Origin struct {
+	// Method is the header with the original method; "" takes the check
+	// request's own method (nginx's auth subrequest keeps it).
+	Method string
+	// URI is the header with the original request target (path and query).
+	// Required: without it every request would be judged as "/".
+	URI string
+	// Host is the header with the original host; "" or "Host" takes the
+	// check request's Host (nginx's proxy_set_header Host $host).
+	Host string
+	// Proto is the header with the original scheme; "" takes the check
+	// connection's.
+	Proto string
 }
 
-// ToInput converts the check request r into the authz.Input of the original
-// request it describes. app is the app named by the endpoint's path ("" if
-// none); the query parameter and the X-Extauthz-App header are consulted
-// only when it is empty. It returns ErrTooManyHeaders, ErrHeadersTooLarge
-// or ErrAmbiguousOriginal (and an Input with only App set) when the request
-// cannot be read safely.
-func (o Options) ToInput(r *http.Request, app string) (authz.Input, error) {
+// The default origins of the two endpoint families: nginx (deploy/nginx
+// sets X-Original-URI, X-Original-Method, Host and X-Forwarded-Proto on the
+// auth subrequest) and Traefik/Caddy (both set X-Forwarded-Method, -Uri,
+// -Host and -Proto themselves, overwriting the client's).
+var (
+	NginxOrigin   = Origin{Method: HeaderOriginalMethod, URI: HeaderOriginalURI, Proto: HeaderForwardedProto}
+	ForwardOrigin = Origin{Method: HeaderForwardedMethod, URI: HeaderForwardedURI, Host: HeaderForwardedHost, Proto: HeaderForwardedProto}
+)
+
+// ToInput converts a check request of mode with the default options; see
+// Options.ToInput.
+func ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
+	return Options{}.ToInput(r, app, mode)
+}
+
+// ToInput converts the check request r, received on an endpoint of mode,
+// into the authz.Input of the original request it describes, read from
+// that mode's Origin headers only. app is the app named by the endpoint's
+// path ("" if none); the query parameter and the X-Extauthz-App header are
+// consulted only when it is empty. It returns ErrTooManyHeaders,
+// ErrHeadersTooLarge or ErrAmbiguousOriginal (and an Input with only App
+// set) when the request cannot be read safely.
+func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
 	in := authz.Input{App: appOf(r, app)}
 
 	n, size := 0, 0
@@ -64,24 +95,25 @@ func (o Options) ToInput(r *http.Request, app string) (authz.Input, error) {
 	}
 
 	var err error
-	one := func(names ...string) string {
-		for _, name := range names {
-			switch vs := r.Header[name]; len(vs) {
-			case 0:
-				continue
-			case 1:
-				return vs[0]
-			default:
-				err = ErrAmbiguousOriginal
-				return ""
-			}
+	one := func(name string) string {
+		if name == "" || strings.EqualFold(name, "host") {
+			return "" // the check request's own, below
 		}
-		return ""
+		switch vs := r.Header[http.CanonicalHeaderKey(name)]; len(vs) {
+		case 0:
+			return ""
+		case 1:
+			return vs[0]
+		default:
+			err = ErrAmbiguousOriginal
+			return ""
+		}
 	}
-	in.Method = one(HeaderOriginalMethod, HeaderForwardedMethod)
-	in.Path = one(HeaderOriginalURI, HeaderForwardedURI)
-	in.Host = one(HeaderForwardedHost)
-	in.Scheme = one(HeaderForwardedProto)
+	orig := o.origin(mode)
+	in.Method = one(orig.Method)
+	in.Path = one(orig.URI)
+	in.Host = one(orig.Host)
+	in.Scheme = one(orig.Proto)
 	if err != nil {
 		return authz.Input{App: in.App}, err
 	}

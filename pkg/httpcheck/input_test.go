@@ -31,6 +31,7 @@ func TestToInput(t *testing.T) {
 		name    string
 		r       *http.Request
 		pathApp string
+		mode    Mode
 		want    authz.Input
 		wantErr error
 	}{
@@ -40,6 +41,7 @@ func TestToInput(t *testing.T) {
 				"Host: app.example.com", "X-Original-Method: post", "X-Original-URI: /a/b?c=d",
 				"X-Forwarded-Proto: https", "Cookie: a=1; extauthz_session=t", "X-Request-Id: r1"),
 			pathApp: "plane",
+			mode:    Nginx,
 			want: authz.Input{
 				App: "plane", Method: "POST", Scheme: "https", Host: "app.example.com", Path: "/a/b?c=d",
 				Headers: authz.Headers{
@@ -96,6 +98,7 @@ func TestToInput(t *testing.T) {
 			name:    "forwarding header twice is ambiguous",
 			r:       checkRequest("GET", "http://e/nginx/check/x", "X-Original-URI: /a", "X-Original-URI: /b"),
 			pathApp: "x",
+			mode:    Nginx,
 			want:    authz.Input{App: "x"},
 			wantErr: ErrAmbiguousOriginal,
 		},
@@ -112,7 +115,7 @@ func TestToInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ToInput(tt.r, tt.pathApp)
+			got, err := ToInput(tt.r, tt.pathApp, tt.mode)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -126,5 +129,32 @@ func TestToInput(t *testing.T) {
 				t.Errorf("input (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestOriginConfigurable: each endpoint family reads the headers its
+// Origin names, and nothing else.
+func TestOriginConfigurable(t *testing.T) {
+	o := Options{
+		NginxOrigin:   Origin{Method: "X-Nginx-Method", URI: "X-Nginx-Uri", Host: "X-Nginx-Host", Proto: "X-Nginx-Proto"},
+		ForwardOrigin: Origin{URI: "X-Edge-Uri"},
+	}
+	r := checkRequest("PUT", "http://e/check",
+		"X-Nginx-Method: delete", "X-Nginx-Uri: /n", "X-Nginx-Host: n.example.com", "X-Nginx-Proto: https",
+		"X-Edge-Uri: /f", "X-Forwarded-Uri: /x", "X-Original-URI: /y", "X-Forwarded-Host: x.example.com",
+		"X-Forwarded-Method: PATCH", "X-Forwarded-Proto: https")
+	in, err := o.ToInput(r, "", Nginx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Method != "DELETE" || in.Path != "/n" || in.Host != "n.example.com" || in.Scheme != "https" {
+		t.Errorf("nginx origin: %s %s://%s%s", in.Method, in.Scheme, in.Host, in.Path)
+	}
+	in, err = o.ToInput(r, "", Forward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Method != "PUT" || in.Path != "/f" || in.Host != "e" || in.Scheme != "http" {
+		t.Errorf("forward origin: %s %s://%s%s", in.Method, in.Scheme, in.Host, in.Path)
 	}
 }

@@ -26,6 +26,12 @@ type Options struct {
 	MaxHeaderBytes int
 	// MaxHeaders bounds the number of header lines.
 	MaxHeaders int
+	// NginxOrigin and ForwardOrigin name the headers the nginx endpoints
+	// and the /check endpoints read the original request from; a zero
+	// Origin means the package default (NginxOrigin, ForwardOrigin).
+	NginxOrigin   Origin
+	ForwardOrigin Origin
+
 	// NginxSetCookies is the number of numbered Set-Cookie headers the nginx
 	// config maps (X-Extauthz-Set-Cookie-1 … -N).
 	NginxSetCookies int
@@ -55,4 +61,18 @@ func (o Options) nginxSetCookies() int {
 		return o.NginxSetCookies
 	}
 	return DefaultNginxSetCookies
+}
+
+// origin returns the headers the endpoints of mode read.
+func (o Options) origin(mode Mode) Origin {
+	if mode == Nginx {
+		if o.NginxOrigin != (Origin{}) {
+			return o.NginxOrigin
+		}
+		return NginxOrigin
+	}
+	if o.ForwardOrigin != (Origin{}) {
+		return o.ForwardOrigin
+	}
+	return ForwardOrigin
 }

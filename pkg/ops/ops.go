@@ -2,6 +2,12 @@
 // process is alive), /readyz (it can decide correctly: database reachable,
 // migrations applied, change feed connected) and /metrics (Prometheus).
 //
+// /readyz names each failed check with the class of its failure
+// ("unreachable", "timeout", "SQLSTATE 28P01", "failed"), never the error's
+// text: a database error names the user, the database and the host, and
+// the endpoint is often reachable by more than the operator. The text goes
+// to the log (WithLogger) when a check starts failing or fails differently.
+//
 // Liveness never depends on the database: a database outage makes the
 // service answer 503 for what its caches cannot answer, and restarting it
 // would only empty those caches.
@@ -10,9 +16,14 @@ package ops
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,11 +47,22 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	timeout  time.Duration
 	draining atomic.Bool
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	last map[string]string // the last error text logged per check
 }
 
 // New returns a Server; gatherer may be nil (no /metrics).
 func New(gatherer prometheus.Gatherer, checks ...Check) *Server {
-	return &Server{checks: checks, gatherer: gatherer, timeout: time.Second}
+	return &Server{checks: checks, gatherer: gatherer, timeout: time.Second, last: map[string]string{}}
+}
+
+// WithLogger makes s log the detail of failing checks to l (at warn, once
+// per change) and returns s.
+func (s *Server) WithLogger(l *slog.Logger) *Server {
+	s.log = l
+	return s
 }
 
 // Drain makes /readyz fail from now on, so load balancers stop sending
@@ -85,8 +107,10 @@ func (s *Server) Ready(ctx context.Context) Status {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	for _, c := range s.checks {
-		if err := c.Fn(ctx); err != nil {
-			st.Checks[c.Name] = err.Error()
+		err := c.Fn(ctx)
+		s.logChange(c.Name, err)
+		if err != nil {
+			st.Checks[c.Name] = Cause(err)
 			if !c.Optional {
 				st.Ready = false
 			}
@@ -95,6 +119,63 @@ func (s *Server) Ready(ctx context.Context) Status {
 		st.Checks[c.Name] = "ok"
 	}
 	return st
+}
+
+// logChange logs a check's error text when it differs from the last one
+// logged, and its recovery.
+func (s *Server) logChange(name string, err error) {
+	text := ""
+	if err != nil {
+		text = err.Error()
+	}
+	s.mu.Lock()
+	prev, had := s.last[name]
+	s.last[name] = text
+	s.mu.Unlock()
+	if s.log == nil || (had && prev == text) || (!had && err == nil) {
+		return
+	}
+	if err == nil {
+		s.log.Info("readiness check ok again", "check", name)
+		return
+	}
+	s.log.Warn("readiness check failing", "check", name, "cause", Cause(err), "err", text)
+}
+
+// Cause is what /readyz says about a failed check: the class of err, never
+// its text.
+func Cause(err error) string {
+	var sqlErr interface{ SQLState() string }
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "unavailable: timeout"
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "unavailable: unreachable"
+	case errors.As(err, &sqlErr) && validSQLState(sqlErr.SQLState()):
+		return "error: SQLSTATE " + sqlErr.SQLState()
+	case errors.As(err, &netErr):
+		if netErr.Timeout() {
+			return "unavailable: timeout"
+		}
+		return "unavailable: network error"
+	}
+	return "failed (see the log)"
+}
+
+// validSQLState accepts the five-character codes of SQLSTATE only, so that
+// nothing else an error carries can reach the body.
+func validSQLState(s string) bool {
+	if len(s) != 5 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -323,7 +323,7 @@ func newStack(t *testing.T, withExtauthz bool) *stack {
 	if withExtauthz {
 		s.PG = pgtest.NewCluster(t)
 		s.Authz = harness.Start(t, harness.Options{Config: extauthzConfig, DatabaseURL: s.PG.NewDatabase(t)})
-		extauthzAddr = s.Authz.HTTPAddr
+		extauthzAddr = s.Authz.CheckAddr
 	}
 
 	cookieSecret := make([]byte, 16)

@@ -106,7 +106,12 @@ type Options struct {
 // Service is one running extauthz process.
 type Service struct {
 	GRPCAddr string
+	// HTTPAddr is the ops listener: /healthz, /readyz, /metrics.
 	HTTPAddr string
+	// CheckAddr is the HTTP check listener (/check, /nginx/check). The
+	// harness always turns it on; pass "--check-addr=" in Options.Args to
+	// turn it off again.
+	CheckAddr string
 
 	t    testing.TB
 	cmd  *exec.Cmd
@@ -122,8 +127,8 @@ type Service struct {
 func Start(t testing.TB, o Options) *Service {
 	t.Helper()
 	bin := Binary(t)
-	s := &Service{GRPCAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), t: t, logs: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"serve", "--grpc-addr", s.GRPCAddr, "--http-addr", s.HTTPAddr}
+	s := &Service{GRPCAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), CheckAddr: FreeAddr(t), t: t, logs: &syncBuffer{}, done: make(chan struct{})}
+	args := []string{"serve", "--grpc-addr", s.GRPCAddr, "--http-addr", s.HTTPAddr, "--check-addr", s.CheckAddr}
 	if o.Config != "" {
 		path := filepath.Join(t.TempDir(), "extauthz.yaml")
 		if err := os.WriteFile(path, []byte(o.Config), 0o600); err != nil {
@@ -267,7 +272,7 @@ func (s *Service) Check(ctx context.Context, r Request) (*authv3.CheckResponse, 
 	return authv3.NewAuthorizationClient(s.Conn()).Check(ctx, r.Envoy())
 }
 
-// Get fetches a path on the service's HTTP listener.
+// Get fetches a path on the service's ops HTTP listener.
 func (s *Service) Get(path string) (int, string, error) {
 	resp, err := http.Get("http://" + s.HTTPAddr + path)
 	if err != nil {

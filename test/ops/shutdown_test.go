@@ -3,6 +3,7 @@ package ops_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,7 +243,8 @@ func TestSIGTERMUnderLoadDrainsInFlightChecks(t *testing.T) {
 // without a restart.
 func TestDatabaseOutageFailsReadinessNotLiveness(t *testing.T) {
 	cluster := pgtest.NewCluster(t)
-	s := harness.Start(t, harness.Options{DatabaseURL: cluster.NewDatabase(t), Config: "log: {format: json}\n"})
+	dbURL := cluster.NewDatabase(t)
+	s := harness.Start(t, harness.Options{DatabaseURL: dbURL, Config: "log: {format: json}\n"})
 	ctx := ctxTimeout(t, 2*time.Minute)
 	eventually(t, 10*time.Second, "/readyz 200 with the database up", func() bool { return httpStatus(s, "/readyz") == 200 })
 	hc := healthpb.NewHealthClient(s.Conn())
@@ -261,6 +263,15 @@ func TestDatabaseOutageFailsReadinessNotLiveness(t *testing.T) {
 	_, body, _ := s.Get("/readyz")
 	if !strings.Contains(body, `"database"`) || strings.Contains(body, `"database":"ok"`) {
 		t.Errorf("/readyz body does not name the database: %s", body)
+	}
+	// It names the failing check, never the database's user, name or
+	// host (the log has those).
+	if u, err := url.Parse(dbURL); err == nil {
+		for _, secret := range []string{u.User.Username(), strings.TrimPrefix(u.Path, "/"), u.Hostname(), u.Port()} {
+			if secret != "" && strings.Contains(body, secret) {
+				t.Errorf("/readyz reveals %q: %s", secret, body)
+			}
+		}
 	}
 	for range 5 {
 		if code := httpStatus(s, "/healthz"); code != 200 {

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"golang.org/x/net/netutil"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/extauthz/extauthz/pkg/config"
+)
+
+// httpServer is one bounded HTTP listener: the ops endpoints (http_addr) or
+// the HTTP check (check_addr). A nil *httpServer is a listener turned off;
+// its methods do nothing.
+type httpServer struct {
+	name string // the config key, for errors and logs
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// listenHTTP listens on addr with the http_server limits: timeouts against
+// slow or idle clients, a header size bound and a cap on open connections
+// (further connections wait in the kernel's backlog until one closes).
+// An empty addr returns nil: the listener is off.
+func listenHTTP(name, addr string, c config.HTTPServer, h http.Handler, log *slog.Logger) (*httpServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &httpServer{
+		name: name,
+		ln:   netutil.LimitListener(ln, c.MaxConns),
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: c.ReadHeaderTimeout,
+			ReadTimeout:       c.ReadTimeout,
+			IdleTimeout:       c.IdleTimeout,
+			MaxHeaderBytes:    c.MaxHeaderBytes,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		},
+	}, nil
+}
+
+// Addr is the bound address ("" when off).
+func (s *httpServer) Addr() string {
+	if s == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// Serve serves until Stop.
+func (s *httpServer) Serve() error {
+	if s == nil {
+		return nil
+	}
+	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("%s: %w", s.name, err)
+	}
+	return nil
+}
+
+// Stop stops accepting and waits up to timeout for requests in flight.
+func (s *httpServer) Stop(timeout time.Duration) error {
+	if s == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
+
+// grpcLimits bound the Check server: message size (a CheckRequest without
+// a body is a few KiB; Envoy's with_request_body adds up to its
+// max_request_bytes), streams per connection, and how often a client may
+// ping (Envoy's connection_keepalive pings idle connections too).
+func grpcLimits(c config.GRPCServer) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(c.MaxRecvMsgSize),
+		grpc.MaxConcurrentStreams(uint32(c.MaxConcurrentStreams)),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
+			MinTime:             c.KeepaliveMinTime,
+			PermitWithoutStream: c.KeepalivePermitWithoutStream,
+		}),
+	}
+}
