@@ -683,23 +683,20 @@ func (t *turn) finish() Decision {
 }
 
 // rewriteUpstreamCookies removes the service cookie and flushed native
-// cookies from the Cookie header the upstream sees. A rewritten header also
-// leaves out pairs that are not valid UTF-8: front ends carry header values
-// as strings, and one stray cookie must not make the whole answer fail.
+// cookies from the Cookie header the upstream sees. Every other pair goes
+// through byte for byte (invariant 13): the header is rebuilt from the
+// request's own Cookie lines, not from the parsed pairs, so commas, quotes
+// and names the parser skips survive. A rewritten header leaves out pairs
+// that are not valid UTF-8: front ends carry header values as strings, and
+// one stray cookie must not make the whole answer fail.
 func (t *turn) rewriteUpstreamCookies() {
 	name := t.p.Cookie.Name
 	drop := func(n string) bool { return n == name || t.stripNative[n] }
-	changed := false
-	for _, c := range t.in.Cookies {
-		if drop(c.Name) {
-			changed = true
-			break
-		}
-	}
+	rest, changed := cookie.Strip(t.in.Headers.Get("cookie"), drop)
 	if !changed {
 		return
 	}
-	if rest := cookie.Format(t.in.Cookies, drop); rest != "" {
+	if rest != "" {
 		t.d.UpstreamSet = append(t.d.UpstreamSet, Header{Name: "cookie", Value: rest})
 	} else {
 		t.d.UpstreamRemove = append(t.d.UpstreamRemove, "cookie")
