@@ -197,7 +197,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer svc.Close()
 	if svc.stores.pool == nil {
-		log.Warn("no database configured: using the in-memory store seeded from the config file; nothing persists across restarts",
+		log.Warn("no database configured: using the in-memory store seeded from the config file, which is for trials only: nothing persists across restarts and sessions are capped",
 			"seed_profiles", len(cfg.SeedProfiles))
 	}
 

@@ -14,8 +14,10 @@
 // Engine.Decide walks the rows of the decision table top to bottom; the first that
 // matches wins, and every outcome carries a Reason:
 //
-//   - Row 0 (bypass): the path, percent-decoded with dot segments removed,
-//     lies under a bypass prefix on whole segments: allow, owned headers still
+//   - Row 0 (bypass): the path lies under a bypass prefix on whole segments
+//     however an upstream may read it (percent-encoded letters match; an
+//     encoded "/", "\", a dot segment, ";" or a decoded "?"/"#", at any
+//     layer of decoding, is never bypassed): allow, owned headers still
 //     stripped, no session work.
 //   - Rows 1–2 (access_token, access_token_invalid, credential_passthrough):
 //     a programmatic credential is present. Validated ones allow with their

@@ -341,7 +341,7 @@ func TestBypass(t *testing.T) {
 		{"/god-mode/%2e%2e/api/secret", false},
 		{"/god-mode%2f..%2fapi", false},
 		{"/%68ealth", true},
-		{"/api/../health", true},
+		{"/api/../health", false}, // a dot segment: read as under /api by a server that does not resolve it
 		{"/x/%zz", false},
 	} {
 		in := req(email("alice@example.com"), "x-profile-id: spoofed", "x-extauthz-user: spoofed")

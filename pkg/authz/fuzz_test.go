@@ -5,11 +5,13 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
 func FuzzNormalizeEmail(f *testing.F) {
-	for _, s := range []string{"alice@example.com", " A@B.C ", "a..b@x", "ａ@ｂ.ｃ", "\xff@x.io", "a@b@c", ""} {
+	for _, s := range []string{"alice@example.com", " A@B.C ", "a..b@x", "ａ@ｂ.ｃ", "ﬁ@x.io", "a@xn--exmple-cua.com", "\xff@x.io", "a@b@c", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -28,6 +30,18 @@ func FuzzNormalizeEmail(f *testing.F) {
 		}
 		if again, err := authz.NormalizeEmail(got); err != nil || again != got {
 			t.Fatalf("not idempotent: %q -> %q -> %q, %v", s, got, again, err)
+		}
+		// No compatibility folding of the local part: it is the input's,
+		// trimmed, NFC, ASCII letters lower-cased (invariant 12).
+		in := norm.NFC.String(strings.Trim(s, " \t"))
+		wantLocal := strings.Map(func(r rune) rune {
+			if r >= 'A' && r <= 'Z' {
+				return r + ('a' - 'A')
+			}
+			return r
+		}, in[:strings.LastIndexByte(in, '@')])
+		if local := got[:strings.LastIndexByte(got, '@')]; local != wantLocal {
+			t.Fatalf("%q: local part %q, want %q", s, local, wantLocal)
 		}
 	})
 }

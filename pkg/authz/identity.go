@@ -6,6 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -128,10 +129,21 @@ func singleValue(vals []string, normalize func(string) (string, error)) (string,
 	return out, nil
 }
 
-// NormalizeEmail trims, applies Unicode NFKC and lower-cases s, then checks
-// the email's shape in one linear pass (no regular expression, no
-// backtracking). Whitespace-only input is absent: ("", nil). "%" and "_" are
-// ordinary characters (lookups are exact matches, never LIKE).
+// NormalizeEmail trims s, applies Unicode NFC and lower-cases its ASCII
+// letters, canonicalises the domain with IDNA, then checks the email's
+// shape in one linear pass (no regular expression, no backtracking).
+// Whitespace-only input is absent: ("", nil). "%" and "_" are ordinary
+// characters (lookups are exact matches, never LIKE).
+//
+// Identities are never compatibility-folded (invariant 12): "ﬁ", "ａ" or
+// "²" are not "fi", "a" or "2", so look-alike addresses are different
+// people. A non-ASCII local part is kept as sent after NFC (RFC 6531
+// leaves its case to the receiving server; only ASCII letters are
+// lower-cased, as every mail system does). The domain is validated for
+// registration by IDNA2008 (RFC 5891: no mapping, so a full-width or
+// circled letter is refused, not folded), after lower-casing as DNS does,
+// and kept in its Unicode form, so "xn--…" and the Unicode spelling of one
+// domain are one identity.
 func NormalizeEmail(s string) (string, error) {
 	if len(s) > 4*maxEmailLen {
 		return "", ErrIdentityMalformed
@@ -139,11 +151,12 @@ func NormalizeEmail(s string) (string, error) {
 	if !utf8.ValidString(s) {
 		return "", ErrIdentityMalformed
 	}
-	s = strings.TrimSpace(s)
-	if s == "" {
+	if strings.TrimSpace(s) == "" {
 		return "", nil
 	}
-	s = strings.ToLower(norm.NFKC.String(s))
+	// Only the white space a header may carry around a value is trimmed;
+	// any other (U+00A0, U+3000) is part of the value, and refused below.
+	s = norm.NFC.String(strings.Trim(s, " \t"))
 	if len(s) > maxEmailLen {
 		return "", ErrIdentityMalformed
 	}
@@ -151,10 +164,67 @@ func NormalizeEmail(s string) (string, error) {
 	if at <= 0 || at > maxLocalLen || at == len(s)-1 {
 		return "", ErrIdentityMalformed
 	}
-	if !validLocal(s[:at]) || !validDomain(s[at+1:]) {
+	local := lowerASCII(s[:at])
+	if !validLocal(local) {
 		return "", ErrIdentityMalformed
 	}
-	return s, nil
+	domain, ok := canonicalDomain(s[at+1:])
+	if !ok {
+		return "", ErrIdentityMalformed
+	}
+	e := local + "@" + domain
+	if len(e) > maxEmailLen {
+		return "", ErrIdentityMalformed
+	}
+	return e, nil
+}
+
+// lowerASCII lower-cases ASCII letters only.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + ('a' - 'A')
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+// canonicalDomain returns the canonical form of an email's domain: ASCII
+// lower-case for an ASCII domain; for an internationalised one (Unicode or
+// "xn--" labels) the Unicode form of a name valid for registration under
+// IDNA2008, which maps nothing: a character that IDNA would only accept
+// after compatibility mapping (full-width, circled, ligature) is refused.
+func canonicalDomain(d string) (string, bool) {
+	ascii := true
+	for i := 0; i < len(d); i++ {
+		if d[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		d = lowerASCII(d)
+		if !strings.HasPrefix(d, "xn--") && !strings.Contains(d, ".xn--") {
+			return d, validDomain(d)
+		}
+	} else {
+		d = norm.NFC.String(strings.ToLower(d))
+	}
+	a, err := idna.Registration.ToASCII(d)
+	if err != nil || !validDomain(a) {
+		return "", false
+	}
+	u, err := idna.Registration.ToUnicode(a)
+	if err != nil {
+		return "", false
+	}
+	return u, true
 }
 
 // validLocal accepts dot-atoms: letters, digits (any script) and RFC 5322
@@ -180,7 +250,7 @@ func validLocal(s string) bool {
 }
 
 // validDomain accepts dot-separated labels of letters, digits and inner
-// hyphens, each at most 63 bytes.
+// hyphens, each at most 63 bytes (callers pass the ASCII form).
 func validDomain(s string) bool {
 	label := 0
 	prev := rune('.')

@@ -15,7 +15,28 @@ func TestNormalizeEmail(t *testing.T) {
 	}{
 		{in: "alice@example.com", want: "alice@example.com"},
 		{in: "  Alice@Example.COM\t", want: "alice@example.com"},
-		{in: "ａｌｉｃｅ@example.com", want: "alice@example.com"}, // NFKC folds full-width
+		// Invariant 12: no compatibility folding. Look-alikes stay different
+		// people (kept as sent, after NFC) or are refused; never folded into
+		// someone else's address.
+		{in: "ａｌｉｃｅ@example.com", want: "ａｌｉｃｅ@example.com"},
+		{in: "ﬁnance@example.com", want: "ﬁnance@example.com"},
+		{in: "ⓐlice@example.com", bad: true},
+		{in: "\u0430lice@example.com", want: "\u0430lice@example.com"}, // Cyrillic а
+		{in: "bob@examplｅ.com", bad: true},
+		{in: "bob@ｅxample.com", bad: true},
+		{in: "al\u200bice@example.com", bad: true},
+		{in: "alice@example.com\u3000", bad: true},
+		{in: "\u00a0alice@example.com", bad: true},
+		// Only ASCII letters are lower-cased; a non-ASCII local part is
+		// matched exactly after NFC.
+		{in: "JOSÉ@Example.com", want: "josÉ@example.com"},
+		{in: "jose\u0301@example.com", want: "jos\u00e9@example.com"},
+		// Domains: IDNA (RFC 5891), one canonical form (Unicode) for both
+		// spellings of an internationalised domain.
+		{in: "a@xn--exmple-cua.com", want: "a@exämple.com"},
+		{in: "a@EXÄMPLE.com", want: "a@exämple.com"},
+		{in: "a@xn--zz.com", bad: true},
+		{in: "a@пример.рф", want: "a@пример.рф"},
 		{in: "a_b%c@example.com", want: "a_b%c@example.com"}, // % and _ are literal
 		{in: "o'brien+tag@sub.example.co.uk", want: "o'brien+tag@sub.example.co.uk"},
 		{in: "josé@exämple.com", want: "josé@exämple.com"},
@@ -49,6 +70,26 @@ func TestNormalizeEmail(t *testing.T) {
 		}
 		if err != nil || got != tc.want {
 			t.Errorf("NormalizeEmail(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// Two spellings that differ only by compatibility characters are two
+// identities, whichever reaches the service first.
+func TestLookalikesAreDifferentPeople(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"finance@example.com", "ﬁnance@example.com"},
+		{"alice@example.com", "ａｌｉｃｅ@example.com"},
+		{"alice@example.com", "\u0430lice@example.com"},
+		{"x2@example.com", "x²@example.com"},
+	} {
+		a, errA := authz.NormalizeEmail(pair[0])
+		b, errB := authz.NormalizeEmail(pair[1])
+		if errA != nil {
+			t.Fatalf("%q: %v", pair[0], errA)
+		}
+		if errB == nil && a == b {
+			t.Errorf("%q and %q are one identity %q", pair[0], pair[1], a)
 		}
 	}
 }

@@ -208,17 +208,11 @@ func (t *turn) finish() Decision {
 func (t *turn) rewriteUpstreamCookies() {
 	name := t.p.Cookie.Name
 	drop := func(n string) bool { return n == name || t.stripNative[n] }
-	changed := false
-	for _, c := range t.in.Cookies {
-		if drop(c.Name) {
-			changed = true
-			break
-		}
-	}
+	rest, changed := cookie.Strip(t.in.Headers.Get("cookie"), drop)
 	if !changed {
 		return
 	}
-	if rest := cookie.Format(t.in.Cookies, drop); rest != "" {
+	if rest != "" {
 		t.d.UpstreamSet = append(t.d.UpstreamSet, Header{Name: "cookie", Value: rest})
 	} else {
 		t.d.UpstreamRemove = append(t.d.UpstreamRemove, "cookie")

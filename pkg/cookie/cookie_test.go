@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestTokenRoundTrip(t *testing.T) {
@@ -49,21 +50,89 @@ func TestParseTokenRejects(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	got := Parse(`a=1; b="2"`, "c=3,d=4", "  ; ;=x; bad name=5; e=; f", "g=7;h=8")
-	want := []Cookie{{"a", "1"}, {"b", "2"}, {"c", "3"}, {"d", "4"}, {"e", ""}, {"g", "7"}, {"h", "8"}}
-	if len(got) != len(want) {
-		t.Fatalf("Parse = %v", got)
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  []Cookie
+	}{
+		{"pairs split on semicolons", []string{"a=1; b=2;c=3"}, []Cookie{{"a", "1"}, {"b", "2"}, {"c", "3"}}},
+		{"a comma is part of the value", []string{"ga=GA1.2.3,x=y; n=v"}, []Cookie{{"ga", "GA1.2.3,x=y"}, {"n", "v"}}},
+		{"comma-joined pairs are one value", []string{"pref=j0=1,j1=1,j2=1; s=t"}, []Cookie{{"pref", "j0=1,j1=1,j2=1"}, {"s", "t"}}},
+		{"quotes are part of the value", []string{`q="quoted"; r=""`}, []Cookie{{"q", `"quoted"`}, {"r", `""`}}},
+		{"header lines are separate inputs", []string{"a=1", "b=2; c=3"}, []Cookie{{"a", "1"}, {"b", "2"}, {"c", "3"}}},
+		{"white space around a pair and around = is not part of it", []string{" a =1 ;\tb=\t2\t"}, []Cookie{{"a", "1"}, {"b", "2"}}},
+		{"pairs no name can match are skipped", []string{"  ; ;=x; bad name=5; e=; f; a@b=1; g=7"}, []Cookie{{"e", ""}, {"g", "7"}}},
+		{"duplicates and order are kept", []string{"s=1; t=2; s=3"}, []Cookie{{"s", "1"}, {"t", "2"}, {"s", "3"}}},
+		{"nothing", []string{"", " ; "}, []Cookie{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Parse(tc.lines...)
+			if len(got) != len(tc.want) {
+				t.Fatalf("Parse(%q) = %q, want %q", tc.lines, got, tc.want)
+			}
+			for i := range tc.want {
+				if got[i] != tc.want[i] {
+					t.Fatalf("Parse(%q) = %q, want %q", tc.lines, got, tc.want)
+				}
+			}
+		})
 	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("[%d] = %v, want %v", i, got[i], want[i])
-		}
+}
+
+// No count may hide a cookie: Parse reads every pair, ParseLimit refuses
+// the header instead of stopping early.
+func TestParseNeverHidesACookie(t *testing.T) {
+	many := strings.Repeat("a=b;", 10000) + "extauthz_session=t"
+	if !Has(Parse(many), "extauthz_session") {
+		t.Fatal("Parse stopped before the last pair")
 	}
-	if n := len(Parse(strings.Repeat("a=b;", 10000))); n != maxCookies {
-		t.Errorf("Parse kept %d pairs, want the cap %d", n, maxCookies)
+	if cs, err := ParseLimit(MaxCookies, many); !errors.Is(err, ErrTooManyCookies) || cs != nil {
+		t.Fatalf("ParseLimit over the limit = %d pairs, %v; want ErrTooManyCookies", len(cs), err)
 	}
-	if Format(got, func(n string) bool { return n != "a" && n != "c" }) != "a=1; c=3" {
-		t.Errorf("Format = %q", Format(got, func(n string) bool { return n != "a" && n != "c" }))
+	split := []string{strings.Repeat("a=b;", MaxCookies/2), strings.Repeat("c=d;", MaxCookies/2), "s=t"}
+	if _, err := ParseLimit(MaxCookies, split...); !errors.Is(err, ErrTooManyCookies) {
+		t.Fatalf("the limit is per header line, not per request: %v", err)
+	}
+	at := strings.Repeat("a=b; ;=x; junk;", MaxCookies-1) + "s=t"
+	cs, err := ParseLimit(MaxCookies, at)
+	if err != nil || len(cs) != MaxCookies || !Has(cs, "s") {
+		t.Fatalf("ParseLimit at the limit = %d pairs, %v", len(cs), err)
+	}
+}
+
+func TestStrip(t *testing.T) {
+	drop := func(n string) bool { return n == "extauthz_session" || n == "wiki_sid" }
+	for _, tc := range []struct {
+		name    string
+		lines   []string
+		want    string
+		removed bool
+	}{
+		{"nothing to remove", []string{"a=1;b=2"}, "", false},
+		{"the rest byte for byte", []string{`ga=GA1.2.3,x=y; q="quoted"; extauthz_session=t; a@b=1;n=v`},
+			`ga=GA1.2.3,x=y; q="quoted"; a@b=1; n=v`, true},
+		{"first and last pairs", []string{"wiki_sid=1; a=1; extauthz_session=t"}, "a=1", true},
+		{"several header lines", []string{"a=1; extauthz_session=t", "b=2", "wiki_sid=x"}, "a=1; b=2", true},
+		{"nameless and odd pairs are kept", []string{"foo; =bar; a =1; extauthz_session=t; x=\"y z\""}, `foo; =bar; a =1; x="y z"`, true},
+		{"white space around a removed name", []string{"a=1; \textauthz_session =t"}, "a=1", true},
+		{"empty pieces go", []string{"a=1;; ;extauthz_session=t;"}, "a=1", true},
+		{"everything removed", []string{"extauthz_session=t", "wiki_sid=1"}, "", true},
+		{"other case is another cookie", []string{"Extauthz_session=t; extauthz_session=u"}, "Extauthz_session=t", true},
+		{"a value that is not UTF-8 cannot travel", []string{"a=\xff; extauthz_session=t; b=2"}, "b=2", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, removed := Strip(tc.lines, drop)
+			if got != tc.want || removed != tc.removed {
+				t.Fatalf("Strip(%q) = %q, %v; want %q, %v", tc.lines, got, removed, tc.want, tc.removed)
+			}
+		})
+	}
+}
+
+func TestFormat(t *testing.T) {
+	cs := []Cookie{{"a", "1"}, {"b", "2"}, {"c", "3"}}
+	if got := Format(cs, func(n string) bool { return n == "b" }); got != "a=1; c=3" {
+		t.Errorf("Format = %q", got)
 	}
 }
 
@@ -104,17 +173,54 @@ func TestSetCookie(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"a=1; b=2", `x="q"`, "a=1,b=2", ";;=;", "\xff=\x00", "n=" + strings.Repeat("v", 100)} {
+	for _, s := range []string{"a=1; b=2", `x="q"`, "a=1,b=2", ";;=;", "\xff=\x00", "n=" + strings.Repeat("v", 100), " a = 1 ;b=2\t"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, c := range Parse(s) {
-			if !validName(c.Name) || strings.ContainsAny(c.Value, ";,") {
+		cs := Parse(s)
+		for _, c := range cs {
+			if !validName(c.Name) || strings.Contains(c.Value, ";") || strings.Trim(c.Value, " \t") != c.Value {
 				t.Fatalf("Parse(%q) yielded %+v", s, c)
 			}
 			out, err := SetCookie{Name: c.Name, Value: c.Value}.String()
 			if err == nil && strings.ContainsAny(out, "\r\n\x00") {
 				t.Fatalf("Set-Cookie with control bytes: %q", out)
+			}
+		}
+		if lim, err := ParseLimit(len(cs), s); err != nil || len(lim) != len(cs) {
+			t.Fatalf("ParseLimit(%d) = %d pairs, %v", len(cs), len(lim), err)
+		}
+		if len(cs) > 0 {
+			if _, err := ParseLimit(len(cs)-1, s); !errors.Is(err, ErrTooManyCookies) {
+				t.Fatalf("ParseLimit(%d) over the count: %v", len(cs)-1, err)
+			}
+		}
+		// Stripping removes exactly the dropped pairs: the rest reads back
+		// as the same pairs, and nothing is rewritten when nothing goes.
+		if _, removed := Strip([]string{s}, func(string) bool { return false }); removed {
+			t.Fatalf("Strip(%q) removed something with nothing to drop", s)
+		}
+		if len(cs) == 0 || !utf8.ValidString(s) {
+			return
+		}
+		name := cs[0].Name
+		out, removed := Strip([]string{s}, func(n string) bool { return n == name })
+		if !removed {
+			t.Fatalf("Strip(%q) did not remove %q", s, name)
+		}
+		var want []Cookie
+		for _, c := range cs {
+			if c.Name != name {
+				want = append(want, c)
+			}
+		}
+		got := Parse(out)
+		if len(got) != len(want) {
+			t.Fatalf("Strip(%q) = %q: reads %q, want %q", s, out, got, want)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("Strip(%q) = %q: reads %q, want %q", s, out, got, want)
 			}
 		}
 	})

@@ -3,7 +3,10 @@
 //
 // It generates and parses session tokens (versioned, 256-bit random), hashes
 // them for storage (SHA-256; the raw token is never stored), compares hashes in
-// constant time, parses a Cookie request header tolerantly (joins with ";" or
-// ",", repeated headers, garbage), and builds Set-Cookie values that can never
-// carry CR, LF or other control bytes. It depends on the standard library only.
+// constant time, parses Cookie request headers as RFC 6265 does (pairs split
+// on ";" only, several header lines as separate inputs, no count that could
+// hide a pair), rewrites a Cookie header without the pairs the service
+// removes while keeping every other pair byte for byte (Strip), and builds
+// Set-Cookie values that can never carry CR, LF or other control bytes. It
+// depends on the standard library only.
 package cookie

@@ -11,11 +11,14 @@
 //     (keys lower-cased) and header_map (raw_value preferred over value, one
 //     entry per header line); a header sent twice is therefore either one
 //     "a,b" value or two entries, and authz treats both as ambiguous for
-//     identity headers. Every cookie value or entry is split with
-//     cookie.Parse. Bytes are kept as they arrive (invalid UTF-8 included;
-//     authz's normalisation rejects it). Requests with more than
-//     Options.MaxHeaders entries or Options.MaxHeaderBytes bytes of names and
-//     values are rejected with ErrTooManyHeaders or ErrHeadersTooLarge.
+//     identity headers. Every cookie value or entry is a separate input to
+//     cookie.ParseLimit (pairs split on ";" only, RFC 6265: Envoy joins
+//     cookie lines with "; "; a "," belongs to a value). Bytes are kept as
+//     they arrive (invalid UTF-8 included; authz's normalisation rejects it).
+//     Requests with more than Options.MaxHeaders entries or
+//     Options.MaxHeaderBytes bytes of names and values, or more than
+//     cookie.MaxCookies cookie pairs, are rejected with ErrTooManyHeaders,
+//     ErrHeadersTooLarge or cookie.ErrTooManyCookies.
 //     Every sub-message may be missing.
 //
 //   - FromDecision renders an authz.Decision as a CheckResponse. Allow: gRPC

@@ -28,8 +28,9 @@ func ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 }
 
 // ToInput converts req into an authz.Input, reading headers from both the
-// headers map and header_map. It returns ErrTooManyHeaders or
-// ErrHeadersTooLarge (and a zero Input) when the request exceeds o's limits.
+// headers map and header_map. It returns ErrTooManyHeaders,
+// ErrHeadersTooLarge or cookie.ErrTooManyCookies (and a zero Input) when the
+// request exceeds o's limits.
 // A nil request, or one missing any sub-message, yields an Input with only
 // what is present.
 func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
@@ -218,7 +219,13 @@ func (o Options) build(src *source) (authz.Input, error) {
 	fill(&in.Path, ":path")
 
 	if cs := h["cookie"]; len(cs) > 0 {
-		in.Cookies = cookie.Parse(cs...)
+		// Each map value or header_map entry is one input: never split on
+		// ",". More pairs than read is refused, never read in part.
+		cookies, err := cookie.ParseLimit(cookie.MaxCookies, cs...)
+		if err != nil {
+			return authz.Input{}, err
+		}
+		in.Cookies = cookies
 	}
 	if ids := h["x-request-id"]; len(ids) > 0 {
 		in.RequestID = ids[0]

@@ -131,13 +131,15 @@ func TestToInputCookiesSplitAcrossEntries(t *testing.T) {
 		raw("Cookie", "e=5;f=\"6\""),
 		plain("cookie", "garbage; =x; g=7"),
 	)
+	// RFC 6265: pairs split on ";" only; a comma and quotes belong to the
+	// value. Each entry is a separate input.
 	in, err := ToInput(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []cookie.Cookie{
-		{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3"}, {Name: "d", Value: "4"},
-		{Name: "e", Value: "5"}, {Name: "f", Value: "6"}, {Name: "g", Value: "7"},
+		{Name: "a", Value: "1"}, {Name: "b", Value: "2"}, {Name: "c", Value: "3, d=4"},
+		{Name: "e", Value: "5"}, {Name: "f", Value: `"6"`}, {Name: "g", Value: "7"},
 	}
 	if diff := cmp.Diff(want, in.Cookies); diff != "" {
 		t.Errorf("cookies (-want +got):\n%s", diff)
@@ -221,6 +223,12 @@ func TestToInputLimits(t *testing.T) {
 		{"too many map keys", Options{}, checkRequest("", many), ErrTooManyHeaders},
 		{"too many entries", Options{MaxHeaders: 100}, checkRequest("", nil, manyEntries...), ErrTooManyHeaders},
 		{"at the byte limit", Options{MaxHeaderBytes: 10}, checkRequest("", map[string]string{"abcde": "fghij"}), nil},
+		{"too many cookies in the map", Options{},
+			checkRequest("", map[string]string{"cookie": strings.Repeat("a=1; ", cookie.MaxCookies) + "extauthz_session=t"}), cookie.ErrTooManyCookies},
+		{"too many cookies across entries", Options{},
+			checkRequest("", nil, raw("cookie", strings.Repeat("a=1;", cookie.MaxCookies/2)), raw("cookie", strings.Repeat("b=2;", cookie.MaxCookies/2)),
+				raw("cookie", "extauthz_session=t")), cookie.ErrTooManyCookies},
+		{"cookies at the limit", Options{}, checkRequest("", map[string]string{"cookie": strings.Repeat("a=1; ", cookie.MaxCookies)}), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.opts.ToInput(tc.req)

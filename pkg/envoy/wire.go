@@ -54,7 +54,7 @@ const linearDedupeLimit = 16
 // DecodeInput converts a serialized CheckRequest into an Input, like
 // ToInput on the unmarshalled message. The Input's strings share b's
 // memory: b must never be modified afterwards. It returns ErrMalformed,
-// ErrTooManyHeaders or ErrHeadersTooLarge.
+// ErrTooManyHeaders, ErrHeadersTooLarge or cookie.ErrTooManyCookies.
 func (o Options) DecodeInput(b []byte) (authz.Input, error) {
 	src := sources.Get().(*source)
 	defer src.release()

@@ -35,10 +35,11 @@
 //     Each of those headers may appear at most once. Every other header of the check
 //     request is the client's (the proxies copy them), so identity headers
 //     and cookies are read from them exactly as pkg/envoy reads Envoy's:
-//     names lower-cased, one value per header line, cookies split with
-//     cookie.Parse. A request with more than Options.MaxHeaders header lines
-//     or Options.MaxHeaderBytes bytes of names and values is answered 400
-//     request_invalid.
+//     names lower-cased, one value per header line, cookies read with
+//     cookie.ParseLimit (each line a separate input, pairs split on ";"
+//     only). A request with more than Options.MaxHeaders header lines,
+//     Options.MaxHeaderBytes bytes of names and values, or cookie.MaxCookies
+//     cookie pairs is answered 400 request_invalid.
 //
 //   - FromDecision renders a decision. Allow: 200; each upstream header the
 //     decision sets (the profile header, e.g. X-Profile-Id) as a response

@@ -75,8 +75,8 @@ func ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
 // that mode's Origin headers only. app is the app named by the endpoint's
 // path ("" if none); the query parameter and the X-Extauthz-App header are
 // consulted only when it is empty. It returns ErrTooManyHeaders,
-// ErrHeadersTooLarge or ErrAmbiguousOriginal (and an Input with only App
-// set) when the request cannot be read safely.
+// ErrHeadersTooLarge, ErrAmbiguousOriginal or cookie.ErrTooManyCookies (and
+// an Input with only App set) when the request cannot be read safely.
 func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
 	in := authz.Input{App: appOf(r, app)}
 
@@ -142,7 +142,13 @@ func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, e
 	}
 	in.Headers = h
 	if cs := h["cookie"]; len(cs) > 0 {
-		in.Cookies = cookie.Parse(cs...)
+		// Each header line is one input; more pairs than read is refused,
+		// never read in part.
+		cookies, err := cookie.ParseLimit(cookie.MaxCookies, cs...)
+		if err != nil {
+			return authz.Input{App: in.App}, err
+		}
+		in.Cookies = cookies
 	}
 	if ids := h["x-request-id"]; len(ids) > 0 {
 		in.RequestID = ids[0]

@@ -108,6 +108,20 @@ func TestToInput(t *testing.T) {
 			wantErr: ErrTooManyHeaders,
 		},
 		{
+			name: "a comma and quotes belong to a cookie value",
+			r:    checkRequest("GET", "http://e/check", `Cookie: ga=GA1.2.3,x=y; q="v"`),
+			want: authz.Input{
+				Method: "GET", Scheme: "http", Host: "e", Path: "/",
+				Headers: authz.Headers{"cookie": {`ga=GA1.2.3,x=y; q="v"`}},
+				Cookies: []cookie.Cookie{{Name: "ga", Value: "GA1.2.3,x=y"}, {Name: "q", Value: `"v"`}},
+			},
+		},
+		{
+			name:    "too many cookies",
+			r:       checkRequest("GET", "http://e/check", "Cookie: "+strings.Repeat("a=1;", cookie.MaxCookies), "Cookie: extauthz_session=t"),
+			wantErr: cookie.ErrTooManyCookies,
+		},
+		{
 			name:    "headers too large",
 			r:       checkRequest("GET", "http://e/check", "Cookie: a="+strings.Repeat("x", DefaultMaxHeaderBytes)),
 			wantErr: ErrHeadersTooLarge,

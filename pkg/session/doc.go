@@ -36,7 +36,12 @@
 // deleted, replaced, renewed or revoked. Garbage collection publishes
 // nothing: an expired session is dead everywhere already.
 //
-// Memory is bounded when created with a limit: creating a session beyond it
-// evicts the session that expires first (expired ones go first). An evicted
-// browser is re-keyed on its next request.
+// Memory is for trials. It is bounded when created with a limit: creating a
+// session beyond it evicts an expired session if there is one, else the
+// least recently used session of the profile that would hold the most
+// (counting the new one), so a client that creates sessions in a loop
+// evicts its own and not a quiet user's; least recently used profile first
+// among equals. Every stored session is bound to a profile (there are no
+// anonymous ones to sacrifice first). An evicted browser is re-keyed on its
+// next request.
 package session

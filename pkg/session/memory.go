@@ -14,30 +14,50 @@ import (
 )
 
 // Memory is an in-process session store with the semantics of Postgres. It
-// is safe for concurrent use.
+// is safe for concurrent use. It is meant for trials: nothing persists, and
+// it is bounded (see NewMemory).
 type Memory struct {
 	limit int
 
 	mu        sync.Mutex
 	byHash    map[cookie.Hash]*entry
-	byProfile map[string]map[cookie.Hash]*entry
-	expiry    expiryHeap // every entry, soonest expires_at first
+	byProfile map[string]*profileSessions
+	expiry    expiryHeap  // every entry, soonest expires_at first
+	heaviest  profileHeap // every profile, most sessions first
+	clock     uint64      // counts uses (create, get, renew)
 }
 
 var _ authz.SessionStore = (*Memory)(nil)
 
 type entry struct {
-	s     authz.Session
-	index int // in expiry
+	s          authz.Session
+	index      int    // in expiry
+	used       uint64 // clock at the last use
+	prev, next *entry // in its profile's list, least recently used first
+}
+
+// profileSessions are one profile's sessions, least recently used first.
+type profileSessions struct {
+	id         string
+	n          int
+	head, tail *entry
+	index      int // in heaviest
 }
 
 // NewMemory returns an empty store holding at most limit sessions (<= 0:
-// unbounded; see the package documentation for what happens at the limit).
+// unbounded). Creating a session at the limit evicts one: an expired
+// session if there is one, else the least recently used session of the
+// profile holding the most sessions (least recently used profile first
+// among equals). Every stored session is bound to a profile, so there is
+// no anonymous session to sacrifice first; what tells a flood from a user
+// is that a client which never returns its cookie piles up sessions of one
+// identity, and those are the ones evicted. A use is creation, GetSession
+// or RenewSession as seen by this store (a cache in front hides hits).
 func NewMemory(limit int) *Memory {
 	return &Memory{
 		limit:     limit,
 		byHash:    map[cookie.Hash]*entry{},
-		byProfile: map[string]map[cookie.Hash]*entry{},
+		byProfile: map[string]*profileSessions{},
 	}
 }
 
@@ -66,6 +86,7 @@ func (m *Memory) GetSession(ctx context.Context, hash cookie.Hash) (authz.Sessio
 	if !ok {
 		return authz.Session{}, fmt.Errorf("session: get: %w", authz.ErrNotFound)
 	}
+	m.touch(e)
 	return e.s, nil
 }
 
@@ -93,17 +114,49 @@ func (m *Memory) ReplaceSession(ctx context.Context, old cookie.Hash, next authz
 	}
 	if m.limit > 0 {
 		for len(m.byHash) >= m.limit {
-			m.remove(m.expiry[0].s.Hash)
+			m.remove(m.victim(next.CreatedAt, next.ProfileID))
 		}
 	}
 	e := &entry{s: next}
 	m.byHash[next.Hash] = e
-	if m.byProfile[next.ProfileID] == nil {
-		m.byProfile[next.ProfileID] = map[cookie.Hash]*entry{}
+	ps := m.byProfile[next.ProfileID]
+	if ps == nil {
+		ps = &profileSessions{id: next.ProfileID}
+		m.byProfile[next.ProfileID] = ps
+		heap.Push(&m.heaviest, ps)
 	}
-	m.byProfile[next.ProfileID][next.Hash] = e
+	m.clock++
+	e.used = m.clock
+	ps.push(e)
+	heap.Fix(&m.heaviest, ps.index)
 	heap.Push(&m.expiry, e)
 	return nil
+}
+
+// victim names the session to evict to make room, at now, for a session of
+// profile; m.mu is held and the store is not empty. Counting the incoming
+// session, the profile that would hold the most gives one up: the
+// incoming profile's own least recently used session when it ties for the
+// most, so one client creating sessions in a loop only ever evicts its
+// own.
+func (m *Memory) victim(now time.Time, profile string) cookie.Hash {
+	if soonest := m.expiry[0]; !soonest.s.ExpiresAt.After(now) {
+		return soonest.s.Hash
+	}
+	if own := m.byProfile[profile]; own != nil && own.n+1 >= m.heaviest[0].n {
+		return own.head.s.Hash
+	}
+	return m.heaviest[0].head.s.Hash
+}
+
+// touch records a use of e; m.mu is held.
+func (m *Memory) touch(e *entry) {
+	m.clock++
+	e.used = m.clock
+	ps := m.byProfile[e.s.ProfileID]
+	ps.unlink(e)
+	ps.push(e)
+	heap.Fix(&m.heaviest, ps.index)
 }
 
 // remove deletes hash if present; m.mu is held.
@@ -113,10 +166,13 @@ func (m *Memory) remove(hash cookie.Hash) bool {
 		return false
 	}
 	delete(m.byHash, hash)
-	if set := m.byProfile[e.s.ProfileID]; set != nil {
-		delete(set, hash)
-		if len(set) == 0 {
+	if ps := m.byProfile[e.s.ProfileID]; ps != nil {
+		ps.unlink(e)
+		if ps.n == 0 {
 			delete(m.byProfile, e.s.ProfileID)
+			heap.Remove(&m.heaviest, ps.index)
+		} else {
+			heap.Fix(&m.heaviest, ps.index)
 		}
 	}
 	heap.Remove(&m.expiry, e.index)
@@ -148,6 +204,7 @@ func (m *Memory) RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, 
 	}
 	e.s.RenewedAt, e.s.ExpiresAt = renewedAt, expiresAt
 	heap.Fix(&m.expiry, e.index)
+	m.touch(e)
 	return nil
 }
 
@@ -163,8 +220,10 @@ func (m *Memory) ListByProfile(ctx context.Context, profileID string) ([]authz.S
 	}
 	m.mu.Lock()
 	var ss []authz.Session
-	for _, e := range m.byProfile[id] {
-		ss = append(ss, e.s)
+	if ps := m.byProfile[id]; ps != nil {
+		for e := ps.head; e != nil; e = e.next {
+			ss = append(ss, e.s)
+		}
 	}
 	m.mu.Unlock()
 	sort.Slice(ss, func(i, j int) bool {
@@ -189,8 +248,8 @@ func (m *Memory) RevokeByProfile(ctx context.Context, profileID string) (int, er
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	n := 0
-	for h := range m.byProfile[id] {
-		if m.remove(h) {
+	for ps := m.byProfile[id]; ps != nil && ps.head != nil; ps = m.byProfile[id] {
+		if m.remove(ps.head.s.Hash) {
 			n++
 		}
 	}
@@ -240,4 +299,64 @@ func (h *expiryHeap) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return e
+}
+
+// push appends e as the most recently used session.
+func (ps *profileSessions) push(e *entry) {
+	e.prev, e.next = ps.tail, nil
+	if ps.tail != nil {
+		ps.tail.next = e
+	} else {
+		ps.head = e
+	}
+	ps.tail = e
+	ps.n++
+}
+
+// unlink takes e out of the list.
+func (ps *profileSessions) unlink(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		ps.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		ps.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+	ps.n--
+}
+
+// profileHeap orders profiles by how many sessions they hold, most first,
+// then by their least recently used session, oldest first.
+type profileHeap []*profileSessions
+
+func (h profileHeap) Len() int { return len(h) }
+func (h profileHeap) Less(i, j int) bool {
+	a, b := h[i], h[j]
+	if a.n != b.n {
+		return a.n > b.n
+	}
+	if a.head != nil && b.head != nil && a.head.used != b.head.used {
+		return a.head.used < b.head.used
+	}
+	return a.id < b.id
+}
+func (h profileHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *profileHeap) Push(x any) {
+	ps := x.(*profileSessions)
+	ps.index = len(*h)
+	*h = append(*h, ps)
+}
+func (h *profileHeap) Pop() any {
+	old := *h
+	ps := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return ps
 }

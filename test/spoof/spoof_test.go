@@ -341,6 +341,7 @@ func TestSpoofMatrix(t *testing.T) {
 	e := &env{t: t}
 	e.alice = strings.TrimSpace(harness.CLI(t, dbenv, "profile", "add", "--email", "alice@example.com"))
 	e.bob = strings.TrimSpace(harness.CLI(t, dbenv, "profile", "add", "--email", "bob@example.com"))
+	harness.CLI(t, dbenv, "profile", "add", "--email", "mallory@example.com", "--blocked")
 	e.svc = harness.Start(t, harness.Options{DatabaseURL: db, Config: `log:
   level: warn
 apps:
@@ -348,6 +349,8 @@ apps:
     native_cookies:
       - {name: wiki_sid, path: /}
   tracker: {}
+  gated:
+    bypass: [/god-mode]
   short:
     session_max_age: 2s
     renew_after: 1s
@@ -570,6 +573,81 @@ apps:
 				return req{headers: hs}
 			},
 			check: func(t *testing.T, e *env, r res) { tooLarge(t, r) }},
+		// Cookie parsing (RFC 6265: pairs split on ";" only, no count that
+		// can hide a cookie).
+		{name: "comma-joined pairs do not hide the service or a native cookie",
+			build: func(e *env) req {
+				tok := e.signIn("wiki", "alice@example.com")
+				var pref []string
+				for i := range 260 {
+					pref = append(pref, "j"+strconv.Itoa(i)+"=1")
+				}
+				return req{headers: []hdr{emailH("bob@example.com"),
+					cookieH("pref=" + strings.Join(pref, ",") + "; " + sess(tok) + "; wiki_sid=ALICE")}}
+			},
+			check: func(t *testing.T, e *env, r res) {
+				status(t, r, 401, "identity_changed")
+				// Alice's native cookie expired, and a session of Bob's in
+				// place of hers.
+				if !hasPrefix(r.setCookies, "wiki_sid=;") || r.token() == "" {
+					t.Fatalf("Alice's cookies not flushed: %v", r.setCookies)
+				}
+			}},
+		{name: "more cookies than the service reads is refused, not truncated",
+			build: func(e *env) req {
+				tok := e.signIn("wiki", "alice@example.com")
+				var cs []string
+				for i := range 2000 {
+					cs = append(cs, "c"+strconv.Itoa(i)+"=1")
+				}
+				return req{headers: []hdr{emailH("bob@example.com"), cookieH(strings.Join(cs, "; ") + "; " + sess(tok) + "; wiki_sid=ALICE")}}
+			},
+			check: func(t *testing.T, e *env, r res) { status(t, r, 400, "request_invalid"); noCookies(t, r) }},
+		{name: "cookies the service does not own reach the app byte for byte",
+			only: []transport{grpcMap, grpcRaw}, // the HTTP check cannot rewrite the upstream Cookie header
+			build: func(e *env) req {
+				tok := e.signIn("tracker", "alice@example.com")
+				return req{app: "tracker", headers: []hdr{emailH("alice@example.com"),
+					cookieH(`ga=GA1.2.3,x=y; q="quoted"; ` + sess(tok) + `; a@b=1;n=v`)}}
+			},
+			check: func(t *testing.T, e *env, r res) {
+				status(t, r, 200, "session_match")
+				if got, want := r.header("cookie"), `ga=GA1.2.3,x=y; q="quoted"; a@b=1; n=v`; got != want {
+					t.Fatalf("upstream cookie %q, want %q", got, want)
+				}
+			}},
+		// Bypass (invariant 11): only when every reading of the path an
+		// upstream may make lies under the prefix.
+		{name: "bypass still works for a plain path under the prefix",
+			build: func(e *env) req {
+				return req{app: "gated", path: "/god-mode/%73ettings?x=1", headers: []hdr{emailH("mallory@example.com")}}
+			},
+			check: func(t *testing.T, e *env, r res) { status(t, r, 200, "bypass"); noCookies(t, r) }},
+		{name: "encoded slash and dots do not reach the bypass",
+			build: func(e *env) req {
+				return req{app: "gated", path: "/api/x/..%2F..%2Fgod-mode", headers: []hdr{emailH("mallory@example.com")}}
+			},
+			check: func(t *testing.T, e *env, r res) { status(t, r, 403, "profile_blocked") }},
+		{name: "encoded dot segments do not reach the bypass",
+			build: func(e *env) req {
+				return req{app: "gated", path: "/api/x/%2e%2e/%2e%2e/god-mode", headers: []hdr{emailH("mallory@example.com")}}
+			},
+			check: func(t *testing.T, e *env, r res) { status(t, r, 403, "profile_blocked") }},
+		{name: "path parameters do not reach the bypass",
+			build: func(e *env) req {
+				return req{app: "gated", path: "/god-mode/..;/api/x", headers: []hdr{emailH("mallory@example.com")}}
+			},
+			check: func(t *testing.T, e *env, r res) { status(t, r, 403, "profile_blocked") }},
+		// Identities are never compatibility-folded (invariant 12).
+		{name: "full-width look-alike is not alice",
+			build: func(e *env) req { return req{headers: []hdr{emailH("ａｌｉｃｅ@example.com")}} },
+			check: func(t *testing.T, e *env, r res) { notFolded(t, e, r) }},
+		{name: "circled look-alike is not alice",
+			build: func(e *env) req { return req{headers: []hdr{emailH("ⓐlice@example.com")}} },
+			check: func(t *testing.T, e *env, r res) { notFolded(t, e, r) }},
+		{name: "look-alike domain is not bob's",
+			build: func(e *env) req { return req{headers: []hdr{emailH("bob@examplｅ.com")}} },
+			check: func(t *testing.T, e *env, r res) { notFolded(t, e, r) }},
 		{name: "expired session (session_max_age 2s)",
 			build: func(e *env) req {
 				// The only wait on the clock in this file: the session must
@@ -624,6 +702,27 @@ func tooLarge(t *testing.T, r res) {
 	if r.took > 2*time.Second {
 		t.Fatalf("oversized request took %v", r.took)
 	}
+}
+
+// notFolded asserts that a look-alike identity resolved to nobody known:
+// refused as malformed, or unknown (anonymous under the default policy).
+func notFolded(t *testing.T, e *env, r res) {
+	t.Helper()
+	if r.profile == e.alice || r.profile == e.bob {
+		t.Fatalf("look-alike identity resolved to a known profile: %d %s %q", r.status, r.reason, r.profile)
+	}
+	if r.status != 400 && !(r.status == 200 && r.reason == "identity_unknown") {
+		t.Fatalf("got %d %q, want 400 identity_malformed or 200 identity_unknown", r.status, r.reason)
+	}
+}
+
+func hasPrefix(xs []string, p string) bool {
+	for _, x := range xs {
+		if strings.HasPrefix(x, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func asStrings(ts []transport) []string {
