@@ -60,6 +60,16 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// atLeastInfo is the process logger with its level lowered to INFO if it
+// was above, for the few lines an operator must always see.
+func atLeastInfo(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if level.UnmarshalText([]byte(c.Level)) == nil && level > slog.LevelInfo {
+		c.Level = "info"
+	}
+	return newLogger(c, w)
+}
+
 // service is everything serve runs, built from a configuration.
 type service struct {
 	cfg     config.Config
@@ -253,7 +263,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		hs.SetServingStatus(authService, healthpb.HealthCheckResponse_NOT_SERVING)
 	}
 
-	log.Info("serving",
+	// The bound addresses are logged whatever log.level says: with ":0" they
+	// are the only way to learn the ports (the test harness reads them).
+	atLeastInfo(cfg.Log, stderr).Info("serving",
 		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpSrv.Addr(), "check_addr", checkSrv.Addr(), "admin_addr", adminSrv.Addr(),
 		"apps", svc.engine.Apps(), "version", version, "database", svc.stores.pool != nil)
 

@@ -39,6 +39,7 @@ type Config struct {
 	// DatabaseMinConns connections are opened and verified before the
 	// service reports ready, and the pool keeps at least that many: a fresh
 	// replica's first burst must not wait for connections to be opened.
+	// Capped at DatabaseMaxConns.
 	DatabaseMinConns int `yaml:"database_min_conns"`
 	// LookupTimeout bounds the store work of one decision; it must stay below
 	// EnvoyTimeout so the service answers 503 itself.

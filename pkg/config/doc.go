@@ -49,7 +49,7 @@
 //	pprof                 --pprof                 EXTAUTHZ_PPROF                  false (/debug/pprof/ on http_addr)
 //	database_url          --database-url          EXTAUTHZ_DATABASE_URL           "" = in-memory store, nothing persists
 //	database_max_conns    --database-max-conns    EXTAUTHZ_DATABASE_MAX_CONNS     20
-//	database_min_conns    --database-min-conns    EXTAUTHZ_DATABASE_MIN_CONNS     4, opened before ready, at most database_max_conns
+//	database_min_conns    --database-min-conns    EXTAUTHZ_DATABASE_MIN_CONNS     4, opened before ready (capped at database_max_conns)
 //	lookup_timeout        --lookup-timeout        EXTAUTHZ_LOOKUP_TIMEOUT         150ms, must be < envoy_timeout
 //	envoy_timeout         --envoy-timeout         EXTAUTHZ_ENVOY_TIMEOUT          200ms (Envoy's, for validation only)
 //	unavailable_as_error  --unavailable-as-error  EXTAUTHZ_UNAVAILABLE_AS_ERROR   false = deny 503; true = gRPC Unavailable

@@ -62,8 +62,8 @@ func (c Config) validateServer(p *problems) {
 	if c.DatabaseMaxConns < 1 {
 		p.add("database_max_conns", "must be at least 1, got %d", c.DatabaseMaxConns)
 	}
-	if c.DatabaseMinConns < 0 || (c.DatabaseMaxConns >= 1 && c.DatabaseMinConns > c.DatabaseMaxConns) {
-		p.add("database_min_conns", "must be from 0 to database_max_conns (%d), got %d", c.DatabaseMaxConns, c.DatabaseMinConns)
+	if c.DatabaseMinConns < 0 {
+		p.add("database_min_conns", "must be 0 or more (at most database_max_conns are opened), got %d", c.DatabaseMinConns)
 	}
 	positive(p, "lookup_timeout", c.LookupTimeout)
 	positive(p, "envoy_timeout", c.EnvoyTimeout)

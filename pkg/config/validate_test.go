@@ -121,9 +121,15 @@ func TestValidate(t *testing.T) {
 			want:   []string{"database_url: must be a postgres:// URL", "database_max_conns: must be at least 1, got 0"},
 		},
 		{
-			name:   "database_min_conns above the pool size",
-			mutate: func(c *Config) { c.DatabaseMaxConns, c.DatabaseMinConns = 2, 3 },
-			want:   []string{"database_min_conns: must be from 0 to database_max_conns (2), got 3"},
+			name:   "database_min_conns negative",
+			mutate: func(c *Config) { c.DatabaseMinConns = -1 },
+			want:   []string{"database_min_conns: must be 0 or more (at most database_max_conns are opened), got -1"},
+		},
+		{
+			// The pool is capped at database_max_conns: lowering the pool
+			// size alone must not need the minimum lowered too.
+			name:   "database_min_conns above a small pool",
+			mutate: func(c *Config) { c.DatabaseMaxConns = 2 },
 		},
 		{
 			name:   "keyword/value database url",

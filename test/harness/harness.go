@@ -7,6 +7,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -62,16 +63,27 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
-// FreeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
+// FreeAddr returns a 127.0.0.1 address with a port that was free a moment
+// ago, for programs that cannot be told to bind port 0 and report it
+// (nginx, oauth2-proxy). It never returns the same port twice in one test
+// process; another process may still take the port before the program
+// binds it. extauthz itself binds port 0 (Start).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("harness: free port: %v", err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("harness: free port: %v", err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if _, taken := handedOut.LoadOrStore(addr, true); !taken {
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+var handedOut sync.Map // addresses FreeAddr returned
 
 // syncBuffer is a bytes.Buffer safe for a writer goroutine and readers.
 type syncBuffer struct {
@@ -121,14 +133,17 @@ type Service struct {
 	conn *grpc.ClientConn
 }
 
-// Start runs `extauthz serve` and waits until /healthz answers. The process
-// is stopped with SIGTERM (then SIGKILL) in t's cleanup; its log is printed
-// if the test failed.
+// Start runs `extauthz serve` on port 0 of 127.0.0.1 for each listener,
+// reads the bound addresses from its "serving" log line, and waits until
+// /healthz answers and the Check service is SERVING. The process is stopped
+// with SIGTERM (then SIGKILL) in t's cleanup; its log is printed if the
+// test failed.
 func Start(t testing.TB, o Options) *Service {
 	t.Helper()
 	bin := Binary(t)
-	s := &Service{GRPCAddr: FreeAddr(t), HTTPAddr: FreeAddr(t), CheckAddr: FreeAddr(t), t: t, logs: &syncBuffer{}, done: make(chan struct{})}
-	args := []string{"serve", "--grpc-addr", s.GRPCAddr, "--http-addr", s.HTTPAddr, "--check-addr", s.CheckAddr}
+	s := &Service{t: t, logs: &syncBuffer{}, done: make(chan struct{})}
+	const port0 = "127.0.0.1:0"
+	args := []string{"serve", "--grpc-addr", port0, "--http-addr", port0, "--check-addr", port0}
 	if o.Config != "" {
 		path := filepath.Join(t.TempDir(), "extauthz.yaml")
 		if err := os.WriteFile(path, []byte(o.Config), 0o600); err != nil {
@@ -157,9 +172,57 @@ func Start(t testing.TB, o Options) *Service {
 			t.Logf("extauthz log (%s):\n%s", s.GRPCAddr, s.Logs())
 		}
 	})
+	s.readAddrs()
 	s.waitHealthy()
 	s.waitServing()
 	return s
+}
+
+// readAddrs waits for the "serving" line (JSON or text log) and takes the
+// bound addresses from it.
+func (s *Service) readAddrs() {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		for line := range strings.Lines(s.Logs()) {
+			if f, ok := servingLine(line); ok {
+				s.GRPCAddr, s.HTTPAddr, s.CheckAddr = f["grpc_addr"], f["http_addr"], f["check_addr"]
+				return
+			}
+		}
+		select {
+		case <-s.done:
+			s.t.Fatalf("harness: extauthz exited before it was serving: %v\n%s", s.err, s.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("harness: extauthz did not log \"serving\" within 60s\n%s", s.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// servingLine returns the string fields of a "serving" log line.
+func servingLine(line string) (map[string]string, bool) {
+	f := map[string]string{}
+	if strings.HasPrefix(line, "{") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["msg"] != "serving" {
+			return nil, false
+		}
+		for k, v := range m {
+			if str, ok := v.(string); ok {
+				f[k] = str
+			}
+		}
+		return f, true
+	}
+	for _, kv := range strings.Fields(line) {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			f[k] = strings.Trim(v, `"`)
+		}
+	}
+	return f, f["msg"] == "serving"
 }
 
 // waitServing waits until grpc.health.v1 says the Check service is
@@ -230,13 +293,14 @@ func (s *Service) PID() int { return s.cmd.Process.Pid }
 // Signal sends sig to the process.
 func (s *Service) Signal(sig os.Signal) error { return s.cmd.Process.Signal(sig) }
 
-// Wait waits up to d for the process to exit and returns its exit error.
-func (s *Service) Wait(d time.Duration) (error, bool) {
+// Wait waits up to d for the process to exit; it reports whether it did,
+// and its exit error.
+func (s *Service) Wait(d time.Duration) (bool, error) {
 	select {
 	case <-s.done:
-		return s.err, true
+		return true, s.err
 	case <-time.After(d):
-		return nil, false
+		return false, nil
 	}
 }
 
@@ -248,7 +312,7 @@ func (s *Service) Stop() {
 	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	if _, ok := s.Wait(15 * time.Second); !ok {
+	if exited, _ := s.Wait(15 * time.Second); !exited {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
@@ -272,9 +336,10 @@ func (s *Service) Check(ctx context.Context, r Request) (*authv3.CheckResponse, 
 	return authv3.NewAuthorizationClient(s.Conn()).Check(ctx, r.Envoy())
 }
 
-// Get fetches a path on the service's ops HTTP listener.
+// Get fetches a path on the service's ops HTTP listener, giving up after
+// 10 s.
 func (s *Service) Get(path string) (int, string, error) {
-	resp, err := http.Get("http://" + s.HTTPAddr + path)
+	resp, err := getClient.Get("http://" + s.HTTPAddr + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -282,6 +347,8 @@ func (s *Service) Get(path string) (int, string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
 }
+
+var getClient = &http.Client{Timeout: 10 * time.Second}
 
 // CLI runs an extauthz command to completion and returns its stdout; it
 // fails t when the command fails.

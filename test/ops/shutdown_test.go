@@ -175,7 +175,7 @@ func TestSIGTERMUnderLoadDrainsInFlightChecks(t *testing.T) {
 	if code := httpStatus(s, "/healthz"); code != 200 {
 		t.Errorf("/healthz during drain = %d, want 200", code)
 	}
-	if _, exited := s.Wait(0); exited {
+	if exited, _ := s.Wait(0); exited {
 		t.Fatal("exited with Checks in flight")
 	}
 
@@ -184,7 +184,7 @@ func TestSIGTERMUnderLoadDrainsInFlightChecks(t *testing.T) {
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	exitErr, exited := s.Wait(shutdownTimeout)
+	exited, exitErr := s.Wait(shutdownTimeout)
 	if !exited {
 		t.Fatalf("still running %s after SIGTERM", shutdownTimeout)
 	}
