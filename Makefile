@@ -44,6 +44,11 @@ e2e: ## End-to-end: real nginx, oauth2-proxy, mock IdP, PostgreSQL, headless Chr
 	scripts/deps.sh
 	$(GO) test -count=1 -timeout 15m ./test/e2e/...
 
+.PHONY: e2e-contended
+e2e-contended: ## The end-to-end suite with three busy loops competing for the CPU
+	scripts/deps.sh
+	E2E_BUSY_LOOPS=3 $(GO) test -count=1 -timeout 20m ./test/e2e/...
+
 .PHONY: chaos
 chaos: ## Fault injection under load (real binary, real PostgreSQL); prints the figures table
 	CHAOS_FULL=1 $(GO) test -count=1 -v -timeout 15m -run TestChaos ./test/chaos

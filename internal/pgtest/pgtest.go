@@ -38,7 +38,12 @@ var (
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
 func Main(m *testing.M) {
-	code := m.Run()
+	Exit(m.Run())
+}
+
+// Exit removes every cluster this process started and exits with code: for
+// a TestMain that does more than Main.
+func Exit(code int) {
 	removeAll()
 	os.Exit(code)
 }

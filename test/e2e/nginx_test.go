@@ -7,11 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/extauthz/extauthz/internal/pgtest"
 )
-
-func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // TestPersonChangesThroughNginx is the story this project exists for, with
 // every component real: alice signs in and sees herself, signs out of
