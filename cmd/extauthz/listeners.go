@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"time"
@@ -84,6 +85,14 @@ func (s *httpServer) Stop(timeout time.Duration) error {
 // a body is a few KiB; Envoy's with_request_body adds up to its
 // max_request_bytes), streams per connection, and how often a client may
 // ping (Envoy's connection_keepalive pings idle connections too).
+// orInfinity maps 0 ("never") to grpc-go's infinity.
+func orInfinity(d time.Duration) time.Duration {
+	if d <= 0 {
+		return time.Duration(math.MaxInt64)
+	}
+	return d
+}
+
 func grpcLimits(c config.GRPCServer) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(c.MaxRecvMsgSize),
@@ -91,6 +100,14 @@ func grpcLimits(c config.GRPCServer) []grpc.ServerOption {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             c.KeepaliveMinTime,
 			PermitWithoutStream: c.KeepalivePermitWithoutStream,
+		}),
+		// Envoy keeps its HTTP/2 connections for as long as they live: a
+		// replica added later (a rollout, the autoscaler) would get none of
+		// the traffic. A connection closed for its age makes Envoy connect
+		// again, and the new connection may land on any replica.
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge:      orInfinity(c.MaxConnectionAge),
+			MaxConnectionAgeGrace: orInfinity(c.MaxConnectionAgeGrace),
 		}),
 	}
 }

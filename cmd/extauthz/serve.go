@@ -269,7 +269,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		"grpc_addr", grpcLn.Addr().String(), "http_addr", httpSrv.Addr(), "check_addr", checkSrv.Addr(), "admin_addr", adminSrv.Addr(),
 		"apps", svc.engine.Apps(), "version", version, "database", svc.stores.pool != nil)
 
-	g, gctx := errgroup.WithContext(ctx)
+	// Background work (change feed, cache sweep, session collector) runs
+	// until the servers have drained, not only until SIGTERM: a replica
+	// still answering Checks during shutdown_delay must still see blocks.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	g, gctx := errgroup.WithContext(runCtx)
 	g.Go(func() error {
 		if err := gs.Serve(grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc: %w", err)
@@ -285,10 +290,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	svc.caches.run(gctx, g)
 	g.Go(func() error {
-		<-gctx.Done()
-		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		defer stopRun()
+		select {
+		case <-ctx.Done(): // SIGTERM or SIGINT
+		case <-gctx.Done(): // a server failed
+		}
+		log.Info("shutting down", "delay_seconds", cfg.ShutdownDelay.Seconds(), "timeout_seconds", cfg.ShutdownTimeout.Seconds())
 		hs.Shutdown() // every service NOT_SERVING
 		svc.ops.Drain()
+		if gctx.Err() == nil {
+			// Out of rotation first: Envoy's health check and the
+			// endpoints controller see NOT_SERVING and a failing /readyz
+			// while this replica still answers every Check it is sent.
+			delay := time.NewTimer(cfg.ShutdownDelay)
+			select {
+			case <-delay.C:
+			case <-gctx.Done():
+				delay.Stop()
+			}
+		}
 		checkStopped := make(chan error, 1) // HTTP checks drain beside gRPC
 		go func() { checkStopped <- checkSrv.Stop(cfg.ShutdownTimeout) }()
 		stopped := make(chan struct{})

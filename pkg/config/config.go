@@ -52,6 +52,11 @@ type Config struct {
 	UnavailableAsError bool          `yaml:"unavailable_as_error"`
 	Migrate            bool          `yaml:"migrate"`
 	ShutdownTimeout    time.Duration `yaml:"shutdown_timeout"`
+	// ShutdownDelay is how long a replica keeps answering Checks after
+	// SIGTERM while it says NOT_SERVING and /readyz fails, so that Envoy's
+	// health check and the endpoints controller take it out of rotation
+	// before it starts to drain.
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// CacheSize bounds each in-process cache (profiles, sessions, access
 	// tokens) in entries; 0 turns the caches off.
 	CacheSize int `yaml:"cache_size"`
@@ -151,6 +156,13 @@ type GRPCServer struct {
 	// KeepalivePermitWithoutStream lets clients ping idle connections
 	// (Envoy's connection_keepalive does).
 	KeepalivePermitWithoutStream bool `yaml:"keepalive_permit_without_stream"`
+	// MaxConnectionAge closes a client connection (GOAWAY) once it is this
+	// old, so that Envoy reconnects and its connections spread over the
+	// replicas that exist now; 0 keeps connections forever.
+	MaxConnectionAge time.Duration `yaml:"max_connection_age"`
+	// MaxConnectionAgeGrace is how long calls in flight on such a
+	// connection may still take.
+	MaxConnectionAgeGrace time.Duration `yaml:"max_connection_age_grace"`
 }
 
 // AppSettings are the per-app settings that have a top-level default.
@@ -300,6 +312,7 @@ func Default() Config {
 		LookupTimeout:    150 * time.Millisecond,
 		EnvoyTimeout:     200 * time.Millisecond,
 		ShutdownTimeout:  15 * time.Second,
+		ShutdownDelay:    5 * time.Second,
 		CacheSize:        100_000,
 		CacheTTL:         30 * time.Second,
 		NegativeCacheTTL: 2 * time.Second,
@@ -320,6 +333,8 @@ func Default() Config {
 			MaxConcurrentStreams:         1024,
 			KeepaliveMinTime:             10 * time.Second,
 			KeepalivePermitWithoutStream: true,
+			MaxConnectionAge:             5 * time.Minute,
+			MaxConnectionAgeGrace:        30 * time.Second,
 		},
 		Log: Log{
 			Level:          "info",

@@ -55,6 +55,7 @@
 //	unavailable_as_error  --unavailable-as-error  EXTAUTHZ_UNAVAILABLE_AS_ERROR   false = deny 503; true = gRPC Unavailable
 //	migrate               --migrate               EXTAUTHZ_MIGRATE                false
 //	shutdown_timeout      --shutdown-timeout      EXTAUTHZ_SHUTDOWN_TIMEOUT       15s
+//	shutdown_delay        --shutdown-delay        EXTAUTHZ_SHUTDOWN_DELAY         5s (NOT_SERVING, still answering, before the drain)
 //	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             100000 entries per cache (0 = off)
 //	cache_ttl             --cache-ttl             EXTAUTHZ_CACHE_TTL              30s (fallback when the change feed is down)
 //	negative_cache_ttl    --negative-cache-ttl    EXTAUTHZ_NEGATIVE_CACHE_TTL     2s (0 = off), must be <= cache_ttl
@@ -94,6 +95,8 @@
 //	grpc_server.max_recv_msg_size      --grpc-server-max-recv-msg-size      EXTAUTHZ_GRPC_SERVER_MAX_RECV_MSG_SIZE      262144 (ResourceExhausted above), ≥ 16384
 //	grpc_server.max_concurrent_streams --grpc-server-max-concurrent-streams EXTAUTHZ_GRPC_SERVER_MAX_CONCURRENT_STREAMS 1024 per connection
 //	grpc_server.keepalive_min_time     --grpc-server-keepalive-min-time     EXTAUTHZ_GRPC_SERVER_KEEPALIVE_MIN_TIME     10s (clients pinging more often are cut off)
+//	grpc_server.max_connection_age       --grpc-server-max-connection-age       EXTAUTHZ_GRPC_SERVER_MAX_CONNECTION_AGE       5m (0: never)
+//	grpc_server.max_connection_age_grace --grpc-server-max-connection-age-grace EXTAUTHZ_GRPC_SERVER_MAX_CONNECTION_AGE_GRACE 30s
 //	grpc_server.keepalive_permit_without_stream --grpc-server-keepalive-permit-without-stream EXTAUTHZ_GRPC_SERVER_KEEPALIVE_PERMIT_WITHOUT_STREAM true
 //
 // App settings (top-level default, overridable under apps.<name>):

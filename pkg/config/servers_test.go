@@ -36,7 +36,9 @@ http_check:
   nginx: {uri_header: X-Uri, host_header: ""}
   forward: {method_header: "", uri_header: X-Edge-Uri}
 http_server: {read_header_timeout: 2s, read_timeout: 3s, idle_timeout: 1m, max_header_bytes: 65536, max_conns: 10}
-grpc_server: {max_recv_msg_size: 1048576, max_concurrent_streams: 8, keepalive_min_time: 30s, keepalive_permit_without_stream: false}
+grpc_server: {max_recv_msg_size: 1048576, max_concurrent_streams: 8, keepalive_min_time: 30s, keepalive_permit_without_stream: false,
+  max_connection_age: 2m, max_connection_age_grace: 0s}
+shutdown_delay: 1s
 log: {email_hash_key: 0123456789abcdef0123}
 `, nil)
 	if o := c.HTTPCheck.Nginx; o.URIHeader != "X-Uri" || o.MethodHeader != "X-Original-Method" || o.HostHeader != "" {
@@ -49,9 +51,12 @@ log: {email_hash_key: 0123456789abcdef0123}
 	if c.HTTPServer != want {
 		t.Errorf("http_server = %+v", c.HTTPServer)
 	}
-	wantG := GRPCServer{MaxRecvMsgSize: 1 << 20, MaxConcurrentStreams: 8, KeepaliveMinTime: 30 * time.Second}
+	wantG := GRPCServer{MaxRecvMsgSize: 1 << 20, MaxConcurrentStreams: 8, KeepaliveMinTime: 30 * time.Second, MaxConnectionAge: 2 * time.Minute}
 	if c.GRPCServer != wantG {
 		t.Errorf("grpc_server = %+v", c.GRPCServer)
+	}
+	if c.ShutdownDelay != time.Second {
+		t.Errorf("shutdown_delay = %s", c.ShutdownDelay)
 	}
 	if c.Log.EmailHashKey != "0123456789abcdef0123" {
 		t.Errorf("log.email_hash_key = %q", c.Log.EmailHashKey)

@@ -71,6 +71,9 @@ func (c Config) validateServer(p *problems) {
 		p.add("lookup_timeout", "must be below envoy_timeout (%s), got %s, or Envoy gives up before the service can answer 503", c.EnvoyTimeout, c.LookupTimeout)
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
+	notNegative(p, "shutdown_delay", c.ShutdownDelay)
+	notNegative(p, "grpc_server.max_connection_age", c.GRPCServer.MaxConnectionAge)
+	notNegative(p, "grpc_server.max_connection_age_grace", c.GRPCServer.MaxConnectionAgeGrace)
 	if c.CacheSize < 0 {
 		p.add("cache_size", "must be 0 (off) or more, got %d", c.CacheSize)
 	}
@@ -400,6 +403,12 @@ func checkDatabaseURL(p *problems, key, s string) {
 func positive(p *problems, key string, d time.Duration) {
 	if d <= 0 {
 		p.add(key, "must be a positive duration, got %s", d)
+	}
+}
+
+func notNegative(p *problems, key string, d time.Duration) {
+	if d < 0 {
+		p.add(key, "must be 0 or a positive duration, got %s", d)
 	}
 }
 

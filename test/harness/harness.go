@@ -143,7 +143,8 @@ func Start(t testing.TB, o Options) *Service {
 	bin := Binary(t)
 	s := &Service{t: t, logs: &syncBuffer{}, done: make(chan struct{})}
 	const port0 = "127.0.0.1:0"
-	args := []string{"serve", "--grpc-addr", port0, "--http-addr", port0, "--check-addr", port0}
+	// No shutdown_delay unless a test asks: every test's cleanup would wait it out.
+	args := []string{"serve", "--grpc-addr", port0, "--http-addr", port0, "--check-addr", port0, "--shutdown-delay", "0s"}
 	if o.Config != "" {
 		path := filepath.Join(t.TempDir(), "extauthz.yaml")
 		if err := os.WriteFile(path, []byte(o.Config), 0o600); err != nil {
@@ -333,7 +334,13 @@ func (s *Service) Conn() *grpc.ClientConn {
 
 // Check sends one Check over the real gRPC connection.
 func (s *Service) Check(ctx context.Context, r Request) (*authv3.CheckResponse, error) {
-	return authv3.NewAuthorizationClient(s.Conn()).Check(ctx, r.Envoy())
+	return CheckOn(ctx, s.Conn(), r)
+}
+
+// CheckOn sends one Check over conn (a connection of the test's own, such
+// as one through a proxy).
+func CheckOn(ctx context.Context, conn *grpc.ClientConn, r Request) (*authv3.CheckResponse, error) {
+	return authv3.NewAuthorizationClient(conn).Check(ctx, r.Envoy())
 }
 
 // Get fetches a path on the service's ops HTTP listener, giving up after
