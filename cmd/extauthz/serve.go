@@ -241,12 +241,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	gs := grpc.NewServer(append(grpcServerOptions(), grpcLimits(cfg.GRPCServer)...)...)
-	envoy.RegisterWire(gs, envoy.NewServer(svc.engine, envoy.Options{
+	wire := cfg.GRPCCodec != config.GRPCCodecGenerated
+	gs := grpc.NewServer(append(grpcServerOptions(wire), grpcLimits(cfg.GRPCServer)...)...)
+	envoySrv := envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
 		Keep:               svc.engine.HeaderNames(),
 		Observe:            svc.observe("grpc"),
-	}))
+	})
+	if wire {
+		envoy.RegisterWire(gs, envoySrv)
+	} else {
+		envoy.Register(gs, envoySrv)
+	}
 	hs := newDrainingHealth(health.NewServer()) // ends Watch streams on drain (health.go)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
@@ -337,11 +343,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 // worker is busy, so the pool is sized for the checks in flight, not for
 // the cores: with as many workers as cores, most checks of a busy replica
 // paid for growing a fresh stack (a fifth of its CPU in a profile).
-func grpcServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		envoy.WireCodec(),
-		grpc.NumStreamWorkers(uint32(streamWorkers(runtime.GOMAXPROCS(0)))),
+// grpc_codec: generated turns the wire codec off (it rests on an API grpc-go
+// still marks experimental) without a rebuild.
+func grpcServerOptions(wire bool) []grpc.ServerOption {
+	opts := []grpc.ServerOption{grpc.NumStreamWorkers(uint32(streamWorkers(runtime.GOMAXPROCS(0))))}
+	if wire {
+		opts = append(opts, envoy.WireCodec())
 	}
+	return opts
 }
 
 // streamWorkers is the worker pool size for procs cores.

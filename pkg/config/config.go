@@ -27,6 +27,11 @@ type Config struct {
 	HTTPCheck HTTPCheck `yaml:"http_check"`
 	// HTTPServer bounds the HTTP listeners (check_addr and http_addr).
 	HTTPServer HTTPServer `yaml:"http_server"`
+	// GRPCCodec is how Check reads Envoy's request and writes its answer:
+	// "wire" (default) reads the fields it needs straight from the bytes;
+	// "generated" goes through the generated protobuf messages, for an
+	// operator who wants the experimental grpc-go codec API off.
+	GRPCCodec string `yaml:"grpc_codec"`
 	// GRPCServer bounds the gRPC Check listener (grpc_addr).
 	GRPCServer GRPCServer `yaml:"grpc_server"`
 	// Pprof serves Go's profiler at /debug/pprof/ on HTTPAddr. Off by
@@ -142,6 +147,12 @@ type HTTPServer struct {
 	// MaxConns caps open connections; further ones wait to be accepted.
 	MaxConns int `yaml:"max_conns"`
 }
+
+// The values of grpc_codec.
+const (
+	GRPCCodecWire      = "wire"
+	GRPCCodecGenerated = "generated"
+)
 
 // GRPCServer bounds the gRPC Check server.
 type GRPCServer struct {
@@ -313,6 +324,7 @@ func Default() Config {
 		EnvoyTimeout:     200 * time.Millisecond,
 		ShutdownTimeout:  15 * time.Second,
 		ShutdownDelay:    5 * time.Second,
+		GRPCCodec:        GRPCCodecWire,
 		CacheSize:        100_000,
 		CacheTTL:         30 * time.Second,
 		NegativeCacheTTL: 2 * time.Second,

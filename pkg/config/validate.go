@@ -72,6 +72,7 @@ func (c Config) validateServer(p *problems) {
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
 	notNegative(p, "shutdown_delay", c.ShutdownDelay)
+	oneOf(p, "grpc_codec", c.GRPCCodec, GRPCCodecWire, GRPCCodecGenerated)
 	notNegative(p, "grpc_server.max_connection_age", c.GRPCServer.MaxConnectionAge)
 	notNegative(p, "grpc_server.max_connection_age_grace", c.GRPCServer.MaxConnectionAgeGrace)
 	if c.CacheSize < 0 {
