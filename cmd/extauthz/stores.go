@@ -76,7 +76,7 @@ func openMemory(cfg config.Config) (*stores, error) {
 	}
 	return &stores{
 		profiles: profiles,
-		sessions: session.NewMemory(memoryStoreLimit),
+		sessions: session.NewMemory(memoryStoreLimit).WithLimitPerProfile(cfg.MaxSessionsPerProfile),
 		tokens:   token.NewMemory(profiles.ByID),
 	}, nil
 }
@@ -84,7 +84,7 @@ func openMemory(cfg config.Config) (*stores, error) {
 // openPostgres connects to the database and, when migrate is set, applies
 // pending migrations first. The pool connects lazily: serve warms it
 // (pgpool.Warm) before it reports ready.
-func openPostgres(ctx context.Context, o pgpool.Options, migrate bool, log *slog.Logger) (*stores, error) {
+func openPostgres(ctx context.Context, o pgpool.Options, perProfile int, migrate bool, log *slog.Logger) (*stores, error) {
 	pool, err := pgpool.Open(ctx, o)
 	if errors.Is(err, pgpool.ErrBadURL) {
 		return nil, fmt.Errorf("database_url: %w", err) // the URL may hold a password: never echo it
@@ -104,7 +104,7 @@ func openPostgres(ctx context.Context, o pgpool.Options, migrate bool, log *slog
 	return &stores{
 		pool:     pool,
 		profiles: profile.NewPostgres(pool),
-		sessions: session.NewPostgres(pool),
+		sessions: session.NewPostgres(pool).WithLimitPerProfile(perProfile),
 		tokens:   token.NewPostgres(pool),
 	}, nil
 }
@@ -114,7 +114,7 @@ func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*stor
 	if cfg.DatabaseURL == "" {
 		return openMemory(cfg)
 	}
-	return openPostgres(ctx, poolOptions(cfg), cfg.Migrate, log)
+	return openPostgres(ctx, poolOptions(cfg), cfg.MaxSessionsPerProfile, cfg.Migrate, log)
 }
 
 // poolOptions are the pool settings of serve. A query whose deadline passed
@@ -135,5 +135,5 @@ func requireDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (
 	if cfg.DatabaseURL == "" {
 		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
 	}
-	return openPostgres(ctx, pgpool.Options{URL: cfg.DatabaseURL, MaxConns: 2}, false, log)
+	return openPostgres(ctx, pgpool.Options{URL: cfg.DatabaseURL, MaxConns: 2}, cfg.MaxSessionsPerProfile, false, log)
 }

@@ -62,6 +62,9 @@ type Config struct {
 	// health check and the endpoints controller take it out of rotation
 	// before it starts to drain.
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	// MaxSessionsPerProfile caps the live sessions one profile holds for
+	// one app; creating one more revokes the oldest. 0: no cap.
+	MaxSessionsPerProfile int `yaml:"max_sessions_per_profile"`
 	// CacheSize bounds each in-process cache (profiles, sessions, access
 	// tokens) in entries; 0 turns the caches off.
 	CacheSize int `yaml:"cache_size"`
@@ -316,19 +319,20 @@ type SeedProfile struct {
 func Default() Config {
 	p := authz.DefaultPolicy(authz.DefaultApp)
 	return Config{
-		GRPCAddr:         ":9191",
-		HTTPAddr:         ":9090",
-		DatabaseMaxConns: 20,
-		DatabaseMinConns: 4,
-		LookupTimeout:    150 * time.Millisecond,
-		EnvoyTimeout:     200 * time.Millisecond,
-		ShutdownTimeout:  15 * time.Second,
-		ShutdownDelay:    5 * time.Second,
-		GRPCCodec:        GRPCCodecWire,
-		CacheSize:        100_000,
-		CacheTTL:         30 * time.Second,
-		NegativeCacheTTL: 2 * time.Second,
-		ChangeFeed:       true,
+		GRPCAddr:              ":9191",
+		HTTPAddr:              ":9090",
+		DatabaseMaxConns:      20,
+		DatabaseMinConns:      4,
+		LookupTimeout:         150 * time.Millisecond,
+		EnvoyTimeout:          200 * time.Millisecond,
+		ShutdownTimeout:       15 * time.Second,
+		ShutdownDelay:         5 * time.Second,
+		MaxSessionsPerProfile: 50,
+		GRPCCodec:             GRPCCodecWire,
+		CacheSize:             100_000,
+		CacheTTL:              30 * time.Second,
+		NegativeCacheTTL:      2 * time.Second,
+		ChangeFeed:            true,
 		HTTPCheck: HTTPCheck{
 			Nginx:   Origin{MethodHeader: "X-Original-Method", URIHeader: "X-Original-URI", ProtoHeader: "X-Forwarded-Proto"},
 			Forward: Origin{MethodHeader: "X-Forwarded-Method", URIHeader: "X-Forwarded-Uri", HostHeader: "X-Forwarded-Host", ProtoHeader: "X-Forwarded-Proto"},

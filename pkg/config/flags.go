@@ -71,6 +71,7 @@ func bindings(c *Config) []binding {
 		{key: "migrate", usage: "apply database migrations before serving", value: &boolValue{&c.Migrate}},
 		{key: "shutdown_timeout", usage: "how long to drain in-flight checks on SIGTERM", value: &durationValue{&c.ShutdownTimeout}},
 		{key: "grpc_codec", usage: "how Check reads and writes messages: wire (fast path) or generated", value: &stringValue[string]{&c.GRPCCodec}},
+		{key: "max_sessions_per_profile", usage: "live sessions one profile keeps per app; one more revokes the oldest (0: no cap)", value: &intValue{&c.MaxSessionsPerProfile}},
 		{key: "shutdown_delay", usage: "how long to keep answering checks after SIGTERM while NOT_SERVING, before draining", value: &durationValue{&c.ShutdownDelay}},
 		{key: "cache_size", usage: "entries per in-process cache (profiles, sessions, tokens); 0 turns caching off", value: &intValue{&c.CacheSize}},
 		{key: "cache_ttl", usage: "longest a cached answer is used (the fallback when the change feed is down)", value: &durationValue{&c.CacheTTL}},

@@ -72,6 +72,9 @@ func (c Config) validateServer(p *problems) {
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
 	notNegative(p, "shutdown_delay", c.ShutdownDelay)
+	if c.MaxSessionsPerProfile < 0 {
+		p.add("max_sessions_per_profile", "must be 0 (no cap) or more, got %d", c.MaxSessionsPerProfile)
+	}
 	oneOf(p, "grpc_codec", c.GRPCCodec, GRPCCodecWire, GRPCCodecGenerated)
 	notNegative(p, "grpc_server.max_connection_age", c.GRPCServer.MaxConnectionAge)
 	notNegative(p, "grpc_server.max_connection_age_grace", c.GRPCServer.MaxConnectionAgeGrace)

@@ -17,7 +17,8 @@ import (
 // is safe for concurrent use. It is meant for trials: nothing persists, and
 // it is bounded (see NewMemory).
 type Memory struct {
-	limit int
+	limit      int
+	perProfile int // sessions kept per profile and app; <= 0: no cap
 
 	mu        sync.Mutex
 	byHash    map[cookie.Hash]*entry
@@ -59,6 +60,15 @@ func NewMemory(limit int) *Memory {
 		byHash:    map[cookie.Hash]*entry{},
 		byProfile: map[string]*profileSessions{},
 	}
+}
+
+// WithLimitPerProfile caps the sessions one profile holds for one app at n
+// (<= 0: no cap), as Postgres.WithLimitPerProfile does: creating one more
+// removes that profile's least recently used sessions of the app. It
+// returns m.
+func (m *Memory) WithLimitPerProfile(n int) *Memory {
+	m.perProfile = n
+	return m
 }
 
 // Len returns the number of stored sessions, expired ones included.
@@ -130,7 +140,30 @@ func (m *Memory) ReplaceSession(ctx context.Context, old cookie.Hash, next authz
 	ps.push(e)
 	heap.Fix(&m.heaviest, ps.index)
 	heap.Push(&m.expiry, e)
+	m.capProfile(ps, next.App)
 	return nil
+}
+
+// capProfile removes ps's least recently used sessions of app beyond the
+// per-profile cap; m.mu is held.
+func (m *Memory) capProfile(ps *profileSessions, app string) {
+	if m.perProfile <= 0 {
+		return
+	}
+	n := 0
+	for e := ps.head; e != nil; e = e.next {
+		if e.s.App == app {
+			n++
+		}
+	}
+	for e := ps.head; e != nil && n > m.perProfile; {
+		next := e.next
+		if e.s.App == app {
+			m.remove(e.s.Hash)
+			n--
+		}
+		e = next
+	}
 }
 
 // victim names the session to evict to make room, at now, for a session of

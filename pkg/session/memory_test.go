@@ -29,7 +29,8 @@ func randomUUID(t *testing.T) string {
 func TestMemoryContract(t *testing.T) {
 	t.Parallel()
 	sessiontest.Run(t, func(t *testing.T) sessiontest.Harness {
-		return sessiontest.Harness{Store: session.NewMemory(0), NewProfile: randomUUID}
+		return sessiontest.Harness{Store: session.NewMemory(0), NewProfile: randomUUID,
+			Capped: func(n int) sessiontest.Store { return session.NewMemory(0).WithLimitPerProfile(n) }}
 	})
 }
 

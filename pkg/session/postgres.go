@@ -17,7 +17,8 @@ import (
 // Postgres is the session store over the built-in extauthz_sessions table.
 // It is safe for concurrent use.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool       *pgxpool.Pool
+	perProfile int // live sessions kept per profile and app; <= 0: no cap
 }
 
 var _ authz.SessionStore = (*Postgres)(nil)
@@ -25,6 +26,16 @@ var _ authz.SessionStore = (*Postgres)(nil)
 // NewPostgres returns a session store using pool. The schema must be
 // migrated (pkg/store/migrations).
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+
+// WithLimitPerProfile caps the sessions one profile holds for one app at n
+// (<= 0: no cap): creating one more deletes the oldest, in the same
+// transaction, and publishes their revocation. A client that signs in in a
+// loop (or never returns its cookie) cannot grow one person's sessions
+// without bound. It returns p.
+func (p *Postgres) WithLimitPerProfile(n int) *Postgres {
+	p.perProfile = n
+	return p
+}
 
 const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies`
 
@@ -79,17 +90,52 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 				events = append(events, notify.Session(old))
 			}
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO extauthz_sessions
-			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
-			next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale))
+		evicted, err := p.insert(ctx, tx, next)
 		if err != nil {
 			return err
 		}
-		return notify.Publish(ctx, tx, events...)
+		return notify.Publish(ctx, tx, append(events, evicted...)...)
 	})
 	return pgerr.Wrap("session: replace", err)
+}
+
+// insert adds next and, with a cap, deletes in the same statement the
+// profile's oldest sessions for the app beyond it (the statement's snapshot
+// does not see the new row, so cap-1 older ones stay). It returns the
+// revocations to publish.
+func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([]notify.Event, error) {
+	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
+		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale)}
+	const insert = `INSERT INTO extauthz_sessions
+			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	if p.perProfile <= 0 {
+		_, err := tx.Exec(ctx, insert, args...)
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `WITH ins AS (`+insert+`)
+		DELETE FROM extauthz_sessions WHERE token_hash IN (
+			SELECT token_hash FROM extauthz_sessions
+			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
+			ORDER BY created_at DESC, token_hash OFFSET $10)
+		RETURNING token_hash`, append(args, p.perProfile-1)...)
+	if err != nil {
+		return nil, err
+	}
+	var events []notify.Event
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var h cookie.Hash
+		if len(b) == len(h) {
+			copy(h[:], b)
+			events = append(events, notify.Session(h))
+		}
+	}
+	return events, rows.Err()
 }
 
 // DeleteSession implements authz.SessionStore.

@@ -42,7 +42,8 @@ func TestPostgresContract(t *testing.T) {
 	t.Parallel()
 	sessiontest.Run(t, func(t *testing.T) sessiontest.Harness {
 		pool := migratedPool(t)
-		return sessiontest.Harness{Store: session.NewPostgres(pool), NewProfile: profileMaker(pool)}
+		return sessiontest.Harness{Store: session.NewPostgres(pool), NewProfile: profileMaker(pool),
+			Capped: func(n int) sessiontest.Store { return session.NewPostgres(pool).WithLimitPerProfile(n) }}
 	})
 }
 

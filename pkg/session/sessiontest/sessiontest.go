@@ -31,6 +31,9 @@ type Harness struct {
 	Store Store
 	// NewProfile returns the id of a new profile (a UUID).
 	NewProfile func(t *testing.T) string
+	// Capped returns another empty store, over the same profiles, that
+	// keeps at most n sessions per profile and app.
+	Capped func(n int) Store
 }
 
 // Run runs the contract suite; newHarness returns a fresh harness for one
@@ -53,6 +56,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"DeleteExpiredInBatches", testDeleteExpired},
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testCancelledContext},
+		{"CapPerProfileAndApp", testCapPerProfile},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -285,6 +289,35 @@ func testRenewDeadOrGone(t *testing.T, h Harness) {
 		t.Errorf("renew of a deleted session = %v, want not found", err)
 	}
 	wantGone(t, h.Store, a.Hash, "renewed after delete")
+}
+
+// testCapPerProfile: with a cap of 3, a profile's sixth session for one app
+// leaves its three newest for that app; its sessions for another app and
+// other profiles' sessions are not touched.
+func testCapPerProfile(t *testing.T, h Harness) {
+	c := ctx(t)
+	st := h.Capped(3)
+	p1, p2 := h.NewProfile(t), h.NewProfile(t)
+	mk := func(label, profile, app string, i int) authz.Session {
+		s := newSession(label, profile, base.Add(time.Duration(i)*time.Second), time.Hour)
+		s.App = app
+		return s
+	}
+	put(t, st, mk("other-app", p1, "wiki", 0))
+	put(t, st, mk("other-profile", p2, "plane", 0))
+	for i := range 6 {
+		put(t, st, mk(fmt.Sprint("flood-", i), p1, "plane", i+1))
+	}
+	for label, want := range map[string]bool{
+		"flood-0": false, "flood-1": false, "flood-2": false,
+		"flood-3": true, "flood-4": true, "flood-5": true,
+		"other-app": true, "other-profile": true,
+	} {
+		_, err := st.GetSession(c, hashOf(label))
+		if got := err == nil; got != want {
+			t.Errorf("%s kept: %v (%v), want %v", label, got, err, want)
+		}
+	}
 }
 
 func testListAndRevokeByProfile(t *testing.T, h Harness) {

@@ -1,0 +1,62 @@
+package spoof
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/extauthz/extauthz/internal/pgtest"
+	"github.com/extauthz/extauthz/test/harness"
+)
+
+// TestSessionsPerPersonAreCapped: a client that never returns its cookie
+// creates a session per request; one person's live sessions for an app stop
+// at max_sessions_per_profile (the oldest are revoked), where 22 000 were
+// seen piling up before.
+func TestSessionsPerPersonAreCapped(t *testing.T) {
+	db := pgtest.URL(t)
+	svc := harness.Start(t, harness.Options{DatabaseURL: db, Args: []string{"--auto-register", "--max-sessions-per-profile", "5"}})
+	var tokens []string
+	for range 12 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := svc.Check(ctx, harness.Request{Headers: map[string]string{"x-auth-request-email": "alice@example.com"}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := harness.Read(r)
+		if res.Status != 200 || res.Reason() != "rekey" {
+			t.Fatalf("cookieless request: %d %s", res.Status, res.Reason())
+		}
+		tokens = append(tokens, res.SessionToken("extauthz_session"))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM extauthz_sessions WHERE email = 'alice@example.com'`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 5 {
+		t.Fatalf("alice holds %d sessions after 12 cookieless sign-ins, want 5", n)
+	}
+	// The newest still works; the oldest was revoked.
+	for i, want := range map[int]string{11: "session_match", 0: "rekey"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		r, err := svc.Check(ctx, harness.Request{Headers: map[string]string{"x-auth-request-email": "alice@example.com"},
+			Cookie: "extauthz_session=" + tokens[i]})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := harness.Read(r).Reason(); got != want {
+			t.Errorf("session %d of 12: %s, want %s", i+1, got, want)
+		}
+	}
+}
