@@ -88,7 +88,11 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 	for i, p := range policies {
 		names[i] = p.App
 	}
-	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true})
+	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true,
+		Stores: storeLabels(cfg, names), Log: log})
+	if st.pool != nil {
+		s.metrics.WatchPool(poolStats(st.pool))
+	}
 	s.caches = newCaches(cfg, st, s.metrics, log)
 
 	apps := make([]authz.App, 0, len(policies))
