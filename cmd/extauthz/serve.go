@@ -223,7 +223,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
-	gs := grpc.NewServer(grpcServerOptions()...)
+	grpcMetrics := newGRPCMetrics(svc.reg) // grpcmetrics.go
+	gs := grpc.NewServer(append(grpcServerOptions(), grpcMetrics.options()...)...)
 	envoy.RegisterWire(gs, envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
 		Keep:               svc.engine.HeaderNames(),
@@ -232,6 +233,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs := newDrainingHealth(health.NewServer()) // ends Watch streams on drain (health.go)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
+	grpcMetrics.init(gs)
 	authService := authv3.Authorization_ServiceDesc.ServiceName
 	// The process ("", what the kubelet's probes ask) serves at once. The
 	// Check service (what Envoy's active health check asks) serves once the
