@@ -61,7 +61,7 @@ func newCaches(cfg config.Config, st *stores, m *metrics.Metrics, log *slog.Logg
 		})
 	} else {
 		log.Warn("change_feed is off: changes made elsewhere reach this replica's caches only within cache_ttl",
-			"cache_ttl", cfg.CacheTTL)
+			"cache_ttl_seconds", cfg.CacheTTL.Seconds())
 	}
 	return c
 }

@@ -97,7 +97,11 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 	for i, p := range policies {
 		names[i] = p.App
 	}
-	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true})
+	s.metrics = metrics.New(s.reg, metrics.Options{Apps: names, Version: version, Runtime: true,
+		Stores: storeLabels(cfg, names), Log: log})
+	if st.pool != nil {
+		s.metrics.WatchPool(poolStats(st.pool))
+	}
 	s.caches = newCaches(cfg, st, s.metrics, log)
 
 	apps := make([]authz.App, 0, len(policies))
@@ -242,7 +246,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	wire := cfg.GRPCCodec != config.GRPCCodecGenerated
-	gs := grpc.NewServer(append(grpcServerOptions(wire), grpcLimits(cfg.GRPCServer)...)...)
+	grpcMetrics := newGRPCMetrics(svc.reg) // grpcmetrics.go
+	opts := append(grpcServerOptions(wire), grpcLimits(cfg.GRPCServer)...)
+	gs := grpc.NewServer(append(opts, grpcMetrics.options()...)...)
 	envoySrv := envoy.NewServer(svc.engine, envoy.Options{
 		UnavailableAsError: cfg.UnavailableAsError,
 		Keep:               svc.engine.HeaderNames(),
@@ -256,6 +262,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	hs := newDrainingHealth(health.NewServer()) // ends Watch streams on drain (health.go)
 	healthpb.RegisterHealthServer(gs, hs)
 	reflection.Register(gs)
+	grpcMetrics.init(gs)
 	authService := authv3.Authorization_ServiceDesc.ServiceName
 	// The process ("", what the kubelet's probes ask) serves at once. The
 	// Check service (what Envoy's active health check asks) serves once the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/pkg/metrics"
 	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/session"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
@@ -136,4 +137,31 @@ func requireDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (
 		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
 	}
 	return openPostgres(ctx, pgpool.Options{URL: cfg.DatabaseURL, MaxConns: 2}, cfg.MaxSessionsPerProfile, false, log)
+}
+
+// storeLabels are the store labels of this configuration, whose error
+// series exist from the start: the built-in stores, and app_sql when an
+// app reads its own database.
+func storeLabels(cfg config.Config, apps []string) []string {
+	out := []string{metrics.StoreProfiles, metrics.StoreSessions, metrics.StoreTokens}
+	for _, a := range apps {
+		if cfg.AppSource(a).Kind == config.SourceSQL {
+			return append(out, metrics.StoreAppSQL)
+		}
+	}
+	return out
+}
+
+// poolStats reads pool's figures for the extauthz_db_pool_… series.
+func poolStats(pool *pgxpool.Pool) func() metrics.PoolStats {
+	return func() metrics.PoolStats {
+		s := pool.Stat()
+		return metrics.PoolStats{
+			Acquired: s.AcquiredConns(), Idle: s.IdleConns(), Constructing: s.ConstructingConns(),
+			Total: s.TotalConns(), Max: s.MaxConns(),
+			Acquires: s.AcquireCount(), CanceledAcquires: s.CanceledAcquireCount(),
+			EmptyAcquires: s.EmptyAcquireCount(), NewConns: s.NewConnsCount(),
+			AcquireDuration: s.AcquireDuration(), EmptyAcquireWait: s.EmptyAcquireWaitTime(),
+		}
+	}
 }

@@ -39,8 +39,9 @@ type Cluster struct {
 	// Dir holds the data directory, the unix socket and postgres.log.
 	Dir string
 
-	bin  string              // directory holding initdb and postgres
-	cred *syscall.Credential // nil unless running as root
+	bin      string              // directory holding initdb and postgres
+	cred     *syscall.Credential // nil unless running as root
+	settings []string            // extra -c settings (Replication)
 
 	mu   sync.Mutex
 	proc *exec.Cmd
@@ -48,16 +49,91 @@ type Cluster struct {
 	dead bool          // removed; Start refuses
 }
 
+// Option changes how NewCluster sets a cluster up.
+type Option func(*Cluster)
+
+// Replication makes the cluster a primary that NewStandby can copy and
+// stream from: wal_level replica, WAL senders, WAL kept for a standby that
+// falls a little behind, and a pg_hba entry for replication connections
+// over 127.0.0.1. A standby retries streaming every 100 ms rather than
+// every 5 s, so that a promotion right after the primary stopped does not
+// wait out a retry sleep.
+func Replication() Option {
+	return func(c *Cluster) {
+		c.settings = append(c.settings,
+			"wal_level=replica",
+			"max_wal_senders=10",
+			"wal_keep_size=128MB",
+			"hot_standby=on",
+			"wal_retrieve_retry_interval=100ms",
+		)
+	}
+}
+
 // NewCluster starts a dedicated cluster for t, stopped and removed in t's
 // cleanup. It fails t if PostgreSQL cannot be found or started.
-func NewCluster(t testing.TB) *Cluster {
+func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	t.Helper()
-	c, err := newCluster()
+	c, err := newCluster(opts...)
 	if err != nil {
 		t.Fatalf("pgtest: %v", err)
 	}
 	t.Cleanup(c.remove)
 	return c
+}
+
+// NewStandby copies primary (started with Replication) with
+// pg_basebackup -R into a new cluster and starts it as a hot standby that
+// streams from primary: read-only until Promote. It is stopped and removed
+// in t's cleanup.
+func NewStandby(t testing.TB, primary *Cluster) *Cluster {
+	t.Helper()
+	c, err := newStandby(primary)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	t.Cleanup(c.remove)
+	return c
+}
+
+// HostsURL returns a multi-host URL of database dbname naming every
+// cluster in order (postgres://postgres@127.0.0.1:P1,127.0.0.1:P2/dbname),
+// as the superuser postgres; it ends in a query string, so a caller can
+// append "&target_session_attrs=read-write".
+func HostsURL(dbname string, cs ...*Cluster) string {
+	hosts := make([]string, len(cs))
+	for i, c := range cs {
+		hosts[i] = net.JoinHostPort("127.0.0.1", strconv.Itoa(c.Port))
+	}
+	return "postgres://postgres@" + strings.Join(hosts, ",") + "/" + url.PathEscape(dbname) + "?sslmode=disable"
+}
+
+// Promote ends a standby's recovery (pg_promote) and waits until it takes
+// writes.
+func (c *Cluster) Promote() error {
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.URL("postgres"))
+	if err != nil {
+		return fmt.Errorf("pgtest: promote: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var ok bool
+	if err := conn.QueryRow(ctx, "SELECT pg_promote(true, 60)").Scan(&ok); err != nil || !ok {
+		return fmt.Errorf("pgtest: pg_promote: %v %w", ok, err)
+	}
+	return nil
+}
+
+// StopClean shuts the cluster down cleanly (SIGINT, what `pg_ctl stop -m
+// fast` sends): clients are disconnected with 57P01 admin_shutdown, and a
+// primary sends its standbys all of its WAL before it exits, so a standby
+// promoted afterwards has every committed transaction — a switchover, as
+// Patroni or CloudNativePG perform it. Start starts it again.
+func (c *Cluster) StopClean() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stopLocked(syscall.SIGINT)
 }
 
 // URL returns the connection URL of database dbname on the cluster, as the
@@ -87,7 +163,7 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 func (c *Cluster) Stop() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.stopLocked()
+	return c.stopLocked(syscall.SIGQUIT)
 }
 
 // Start starts a stopped cluster again on the same port and waits until it
@@ -123,11 +199,11 @@ func (c *Cluster) running() bool {
 	}
 }
 
-func (c *Cluster) stopLocked() error {
+func (c *Cluster) stopLocked(sig syscall.Signal) error {
 	if !c.running() {
 		return nil
 	}
-	_ = c.proc.Process.Signal(syscall.SIGQUIT)
+	_ = c.proc.Process.Signal(sig)
 	select {
 	case <-c.done:
 		return nil
@@ -142,7 +218,7 @@ func (c *Cluster) stopLocked() error {
 func (c *Cluster) remove() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_ = c.stopLocked()
+	_ = c.stopLocked(syscall.SIGQUIT)
 	c.dead = true
 	_ = os.RemoveAll(c.Dir)
 	unregister(c)
@@ -150,7 +226,56 @@ func (c *Cluster) remove() {
 
 // newCluster runs initdb into a fresh temporary directory and starts
 // postgres on a free port.
-func newCluster() (_ *Cluster, err error) {
+func newCluster(opts ...Option) (_ *Cluster, err error) {
+	c, err := emptyCluster()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(c.Dir)
+		}
+	}()
+	for _, o := range opts {
+		o(c)
+	}
+	if err := c.initdb(); err != nil {
+		return nil, err
+	}
+	return c, c.launch()
+}
+
+// newStandby copies primary with pg_basebackup -R and starts the copy.
+func newStandby(primary *Cluster) (_ *Cluster, err error) {
+	c, err := emptyCluster()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(c.Dir)
+		}
+	}()
+	c.settings = append([]string(nil), primary.settings...)
+	ctx, cancel := context.WithTimeout(context.Background(), initdbTimeout)
+	defer cancel()
+	// -R writes standby.signal and primary_conninfo; -X stream copies the
+	// WAL written during the backup; -c fast checkpoints at once.
+	cmd := exec.CommandContext(ctx, filepath.Join(c.bin, "pg_basebackup"),
+		"-h", "127.0.0.1", "-p", strconv.Itoa(primary.Port), "-U", "postgres",
+		"-D", filepath.Join(c.Dir, "data"), "-R", "-X", "stream", "-c", "fast", "--no-sync")
+	cmd.Dir = c.Dir
+	cmd.Env = childEnv()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGKILL}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("pg_basebackup (%s) failed: %w\n%s", c.bin, err, out)
+	}
+	return c, c.launch()
+}
+
+// emptyCluster makes the temporary directory of a new cluster, owned by the
+// postgres OS user when running as root.
+func emptyCluster() (*Cluster, error) {
 	bin, err := findBinaries()
 	if err != nil {
 		return nil, err
@@ -162,38 +287,36 @@ func newCluster() (_ *Cluster, err error) {
 		return nil, fmt.Errorf("creating temp dir: %w", err)
 	}
 	c := &Cluster{Dir: dir, bin: bin}
-	defer func() {
-		if err != nil {
-			_ = os.RemoveAll(dir)
-		}
-	}()
 	if os.Geteuid() == 0 {
 		cred, err := postgresUser()
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = os.Chown(dir, int(cred.Uid), int(cred.Gid))
 		}
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return nil, fmt.Errorf("chown %s to the postgres user: %w", dir, err)
+		if err != nil {
+			_ = os.RemoveAll(dir)
+			return nil, fmt.Errorf("preparing %s for the postgres user: %w", dir, err)
 		}
 		c.cred = cred
 	}
-	if err := c.initdb(); err != nil {
-		return nil, err
-	}
+	return c, nil
+}
+
+// launch registers c and starts it on a free port.
+func (c *Cluster) launch() (err error) {
 	register(c)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// A free port can be taken between probing and binding; try a few.
 	for range 5 {
 		if c.Port, err = freePort(); err != nil {
-			return nil, err
+			break
 		}
 		if err = c.startLocked(); err == nil {
-			return c, nil
+			return nil
 		}
 	}
 	unregister(c)
-	return nil, err
+	return err
 }
 
 func (c *Cluster) initdb() error {
@@ -233,6 +356,9 @@ func (c *Cluster) startLocked() error {
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=32MB",
 	)
+	for _, kv := range c.settings {
+		cmd.Args = append(cmd.Args, "-c", kv)
+	}
 	cmd.Dir = c.Dir
 	cmd.Env = childEnv()
 	cmd.Stdout = logf
@@ -277,7 +403,7 @@ func (c *Cluster) startLocked() error {
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			_ = c.stopLocked()
+			_ = c.stopLocked(syscall.SIGQUIT)
 			return fmt.Errorf("postgres not accepting connections after %v (last error: %v):\n%s", startTimeout, err, tail(logPath))
 		}
 	}

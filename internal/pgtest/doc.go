@@ -25,7 +25,13 @@
 // NewCluster starts a dedicated cluster owned by one test, with Stop (an
 // immediate shutdown, as `pg_ctl stop -m immediate` does) and Start, for
 // tests that need the database to disappear and come back under a running
-// client.
+// client. StopClean is the clean (fast) shutdown a switchover performs.
+//
+// For failover tests, NewCluster(t, Replication()) starts a primary that
+// NewStandby copies with pg_basebackup -R (from the same binaries as initdb)
+// into a hot standby streaming from it; Promote ends its recovery, and
+// HostsURL names several clusters in one multi-host URL, as a client
+// configured for failover (target_session_attrs=read-write) would.
 //
 // Nothing here skips: if PostgreSQL cannot be found or started the test
 // fails, naming what was missing.

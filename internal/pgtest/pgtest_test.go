@@ -157,3 +157,64 @@ func TestNoServerOutlivesACrashedTestBinary(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 }
+
+// A standby made with pg_basebackup -R streams the primary's commits, is
+// read-only until promoted, and after a clean stop of the primary and
+// Promote has every row the primary committed and takes writes; a
+// multi-host URL with target_session_attrs=read-write then lands on it.
+func TestStandbyStreamsAndPromotes(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	primary := pgtest.NewCluster(t, pgtest.Replication())
+	exec := func(url, sql string) error {
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	count := func(url string) int {
+		t.Helper()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		var n int
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM rows").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := exec(primary.URL("postgres"), "CREATE TABLE rows (x int); INSERT INTO rows VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	standby := pgtest.NewStandby(t, primary)
+	if err := exec(primary.URL("postgres"), "INSERT INTO rows SELECT generate_series(2, 100)"); err != nil {
+		t.Fatal(err)
+	}
+	err := exec(standby.URL("postgres"), "INSERT INTO rows VALUES (0)")
+	if err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("write on the standby: %v, want read-only", err)
+	}
+	both := pgtest.HostsURL("postgres", primary, standby) + "&target_session_attrs=read-write"
+	if err := primary.StopClean(); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing writes now: the standby must already have every commit.
+	if n := count(standby.URL("postgres")); n != 100 {
+		t.Fatalf("standby has %d rows after the primary's clean stop, want 100", n)
+	}
+	if err := standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	if err := exec(both, "INSERT INTO rows VALUES (101)"); err != nil {
+		t.Fatalf("write through the multi-host URL after promotion: %v", err)
+	}
+	if n := count(standby.URL("postgres")); n != 101 {
+		t.Fatalf("promoted standby has %d rows, want 101", n)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/extauthz/extauthz/pkg/outage"
 	"github.com/extauthz/extauthz/pkg/store/notify"
 )
 
@@ -29,8 +30,12 @@ type ListenerConfig struct {
 	// Caches are dropped from as events arrive, and purged on every
 	// (re)connect.
 	Caches []Invalidator
-	// Log receives state changes; nil discards.
+	// Log receives state changes; nil discards. A lost or failing feed is
+	// a WARN with the cause at once and at most every 30 s while it lasts;
+	// connecting again is an INFO with outage_seconds.
 	Log *slog.Logger
+	// Now is the clock of those reports; nil is time.Now.
+	Now func() time.Time
 	// Up is set to 1 while the feed is connected, 0 otherwise (optional).
 	Up Gauge
 	// Lag observes, in seconds, publish-to-eviction time of stamped events
@@ -53,7 +58,8 @@ const ApplicationName = "extauthz change feed"
 // keep answering within their TTL; when it connects again it purges them,
 // since events may have been missed.
 type Listener struct {
-	cfg ListenerConfig
+	cfg    ListenerConfig
+	report *outage.Reporter
 
 	up       atomic.Bool
 	connects atomic.Uint64
@@ -81,7 +87,15 @@ func NewListener(cfg ListenerConfig) *Listener {
 	if cfg.Keepalive <= 0 {
 		cfg.Keepalive = 15 * time.Second
 	}
-	l := &Listener{cfg: cfg, downSince: time.Now(), lastErr: errors.New("not connected yet")}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	l := &Listener{cfg: cfg, downSince: cfg.Now(), lastErr: errors.New("not connected yet")}
+	l.report = outage.New(outage.Config{
+		Log: cfg.Log, Now: cfg.Now,
+		Down: "change feed down; caches fall back to their TTL until it reconnects",
+		Up:   "change feed connected again; caches purged",
+	}, "channel", notify.Channel)
 	l.setUp(false)
 	return l
 }
@@ -106,7 +120,7 @@ func (l *Listener) Ready(context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fmt.Errorf("change feed down for %s (caches fall back to their TTL): %v",
-		time.Since(l.downSince).Round(time.Millisecond), l.lastErr)
+		l.cfg.Now().Sub(l.downSince).Round(time.Millisecond), l.lastErr)
 }
 
 func (l *Listener) setUp(up bool) {
@@ -126,14 +140,13 @@ func (l *Listener) down(err error) {
 	l.mu.Lock()
 	l.lastErr = err
 	if wasUp {
-		l.downSince = time.Now()
+		l.downSince = l.cfg.Now()
 	}
 	l.mu.Unlock()
-	if wasUp {
-		l.cfg.Log.Warn("change feed lost; caches fall back to their TTL until it reconnects", "err", err)
-	} else {
+	if !wasUp {
 		l.cfg.Log.Debug("change feed: connect failed", "err", err)
 	}
+	l.report.Fail(err, "was_connected", wasUp)
 }
 
 // Run follows the feed until ctx ends, reconnecting with capped exponential
@@ -191,7 +204,9 @@ func (l *Listener) session(ctx context.Context) error {
 	}
 	l.connects.Add(1)
 	l.setUp(true)
-	l.cfg.Log.Info("change feed connected; caches purged", "channel", notify.Channel)
+	if !l.report.OK() { // else it logged the reconnect
+		l.cfg.Log.Info("change feed connected; caches purged", "channel", notify.Channel)
+	}
 	for {
 		wctx, wcancel := context.WithTimeout(ctx, l.cfg.Keepalive)
 		n, err := conn.WaitForNotification(wctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -221,5 +222,59 @@ func TestListenerServerRestart(t *testing.T) {
 	}
 	if err := l.Ready(ctx); err != nil {
 		t.Fatalf("Ready after reconnect = %v", err)
+	}
+}
+
+// syncLog collects JSON log lines from any goroutine.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncLog) count(sub string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), sub)
+}
+func (s *syncLog) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// A change feed that cannot connect says so at WARN with the cause at once
+// (before, a feed that had never connected logged only at DEBUG), then at
+// most every 30 s however often it retries, and at INFO with how long it
+// was down when it connects.
+func TestListenerReportsOutageAtWarnAndReconnectAtInfo(t *testing.T) {
+	t.Parallel()
+	cluster := pgtest.NewCluster(t)
+	if err := cluster.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	var clockMu sync.Mutex
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+	advance := func(d time.Duration) { clockMu.Lock(); now = now.Add(d); clockMu.Unlock() }
+	logs := &syncLog{}
+	l := cache.NewListener(cache.ListenerConfig{
+		DatabaseURL: cluster.URL("postgres"),
+		Log:         slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Now:         clock,
+		MinBackoff:  time.Millisecond, MaxBackoff: 2 * time.Millisecond,
+	})
+	runListener(t, l)
+	eventually(t, "5 failed connects", 10*time.Second, func() bool { return logs.count("connect failed") >= 5 })
+	if n := logs.count(`"level":"WARN"`); n != 1 {
+		t.Fatalf("%d WARN lines after %d failed connects within the same second, want 1:\n%s", n, logs.count("connect failed"), logs)
+	}
+	if !strings.Contains(logs.String(), "connect: connection refused") {
+		t.Errorf("the warning does not name the cause:\n%s", logs)
+	}
+	advance(30 * time.Second)
+	eventually(t, "second warning 30 s on", 10*time.Second, func() bool { return logs.count(`"level":"WARN"`) == 2 })
+	if err := cluster.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "connected", 30*time.Second, l.Up)
+	if n := logs.count(`"level":"INFO","msg":"change feed connected again`); n != 1 || !strings.Contains(logs.String(), `"outage_seconds":30`) {
+		t.Fatalf("reconnect: want one INFO with outage_seconds 30:\n%s", logs)
 	}
 }

@@ -1,5 +1,6 @@
 // Package decisionlog writes one structured log line per decision: app,
-// front end, decision, status, reason, profile id, duration and request id.
+// front end, decision, status, reason, profile id, duration_seconds and
+// request id.
 // It never writes cookie values or tokens. The asserted email is written
 // only when the operator opts in; otherwise a keyed hash of it (HMAC-SHA256
 // of the email normalised as the service compares it, truncated) lets an
@@ -82,7 +83,7 @@ func (l *Logger) Log(ctx context.Context, frontend string, in authz.Input, d aut
 		slog.String("decision", outcome),
 		slog.Int("status", d.Status),
 		slog.String("reason", string(d.Reason)),
-		slog.Duration("duration", took),
+		slog.Float64("duration_seconds", took.Seconds()),
 	)
 	if d.ProfileID != "" {
 		attrs = append(attrs, slog.String("profile_id", d.ProfileID))

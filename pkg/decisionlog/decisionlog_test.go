@@ -68,7 +68,7 @@ func TestLineHasTheFields(t *testing.T) {
 	want := map[string]any{
 		"msg": "decision", "level": "INFO", "app": "plane", "frontend": "grpc", "decision": "allow",
 		"status": float64(200), "reason": "identity_changed", "profile_id": "p-1",
-		"request_id": "req-42", "flushed": true, "duration": float64(1500 * time.Microsecond),
+		"request_id": "req-42", "flushed": true, "duration_seconds": 0.0015,
 	}
 	for k, v := range want {
 		if m[k] != v {

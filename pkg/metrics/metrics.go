@@ -7,13 +7,16 @@ package metrics
 
 import (
 	"errors"
+	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/outage"
 )
 
 // Front ends, for the frontend label.
@@ -44,6 +47,11 @@ type Metrics struct {
 	CacheRefreshes  *prometheus.CounterVec
 	InvalidationLag prometheus.Histogram
 	ListenerUp      prometheus.Gauge
+
+	log      *slog.Logger
+	now      func() time.Time
+	outageMu sync.Mutex
+	outages  map[string]*outage.Reporter // by store label
 }
 
 // Options tune New.
@@ -54,11 +62,21 @@ type Options struct {
 	Version string
 	// Runtime adds the Go runtime and process collectors.
 	Runtime bool
+	// Stores are the store labels whose error series exist from the start
+	// (default: the built-in profiles, sessions and tokens).
+	Stores []string
+	// Log receives the store outage reports (WARN on the first failure of
+	// a store and at most every 30 s while it lasts, INFO on recovery); nil
+	// discards.
+	Log *slog.Logger
+	// Now is the clock of those reports; nil is time.Now.
+	Now func() time.Time
 }
 
 // New creates the collectors and registers them on reg.
 func New(reg prometheus.Registerer, o Options) *Metrics {
-	m := &Metrics{apps: make(map[string]bool, len(o.Apps)), reg: reg}
+	m := &Metrics{apps: make(map[string]bool, len(o.Apps)), reg: reg, log: o.Log, now: o.Now,
+		outages: map[string]*outage.Reporter{}}
 	for _, a := range o.Apps {
 		m.apps[a] = true
 	}
@@ -124,11 +142,42 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	if o.Runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	// Pre-create the series an operator alerts on, so they exist at zero.
+	// Pre-create the series an operator alerts on (README "What to alert
+	// on"), so they exist at zero before the first failure.
 	for _, a := range o.Apps {
 		m.rekeyed.WithLabelValues(a)
+		for _, fe := range []string{FrontendGRPC, FrontendHTTP} {
+			for _, r := range []authz.Reason{authz.ReasonLookupUnavailable, authz.ReasonLookupError} {
+				m.decisions.WithLabelValues(a, "deny", string(r), fe)
+			}
+		}
+	}
+	stores := o.Stores
+	if stores == nil {
+		stores = []string{StoreProfiles, StoreSessions, StoreTokens}
+	}
+	for _, st := range stores {
+		for _, c := range []string{ClassUnavailable, ClassPermanent} {
+			m.storeErrors.WithLabelValues(st, c)
+		}
 	}
 	return m
+}
+
+// outage returns the outage reporter of store.
+func (m *Metrics) outage(store string) *outage.Reporter {
+	m.outageMu.Lock()
+	defer m.outageMu.Unlock()
+	r := m.outages[store]
+	if r == nil {
+		r = outage.New(outage.Config{
+			Log: m.log, Now: m.now,
+			Down: "store failing: checks that need it and have no cached answer are refused",
+			Up:   "store answering again",
+		}, "store", store)
+		m.outages[store] = r
+	}
+	return r
 }
 
 func (m *Metrics) app(a string) string {
@@ -172,14 +221,18 @@ func (m *Metrics) ObserveDecision(frontend string, d authz.Decision, took time.D
 	}
 }
 
-// ObserveStore records one store operation that reached the store.
+// ObserveStore records one store operation that reached the store, and
+// reports the store's outages in the log.
 func (m *Metrics) ObserveStore(store, op string, took time.Duration, err error) {
 	m.storeDuration.WithLabelValues(store, op).Observe(took.Seconds())
+	class := ClassPermanent
 	switch {
 	case err == nil, errors.Is(err, authz.ErrNotFound):
+		m.outage(store).OK()
+		return
 	case authz.IsTransient(err):
-		m.storeErrors.WithLabelValues(store, ClassUnavailable).Inc()
-	default:
-		m.storeErrors.WithLabelValues(store, ClassPermanent).Inc()
+		class = ClassUnavailable
 	}
+	m.storeErrors.WithLabelValues(store, class).Inc()
+	m.outage(store).Fail(err, "op", op, "class", class, "took_seconds", took.Seconds())
 }

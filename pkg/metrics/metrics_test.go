@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -169,5 +170,122 @@ extauthz_cache_entries{cache="sessions"} 7
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "extauthz_cache_entries"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The series the README's alerts use exist at 0 from the start, before the
+// first failure: a rate() over a series that appears only with the first
+// failure misses that failure, and an absent() alert cannot tell "never
+// failed" from "not scraped".
+func TestAlertedSeriesExistAtZeroFromStart(t *testing.T) {
+	reg, _ := newMetrics(t)
+	want := map[string]bool{}
+	for _, app := range []string{"default", "plane", "wiki"} {
+		for _, fe := range []string{"grpc", "http"} {
+			for _, reason := range []string{"lookup_unavailable", "lookup_error"} {
+				want["extauthz_decisions_total "+app+"/deny/"+reason+"/"+fe] = false
+			}
+		}
+	}
+	for _, store := range []string{"profiles", "sessions", "tokens"} {
+		for _, class := range []string{"unavailable", "permanent"} {
+			want["extauthz_store_errors_total "+store+"/"+class] = false
+		}
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			var key string
+			switch mf.GetName() {
+			case "extauthz_decisions_total":
+				key = mf.GetName() + " " + l["app"] + "/" + l["decision"] + "/" + l["reason"] + "/" + l["frontend"]
+			case "extauthz_store_errors_total":
+				key = mf.GetName() + " " + l["store"] + "/" + l["class"]
+			default:
+				continue
+			}
+			if _, ok := want[key]; ok {
+				want[key] = true
+				if v := m.GetCounter().GetValue(); v != 0 {
+					t.Errorf("%s = %v at start", key, v)
+				}
+			}
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("%s missing at start", k)
+		}
+	}
+}
+
+// The first store failure is logged at WARN with its cause (then at most
+// every 30 s while failures go on, see package outage), the recovery at
+// INFO with the outage's length in seconds; per store.
+func TestStoreFailureLoggedAndRecovery(t *testing.T) {
+	var buf strings.Builder
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, metrics.Options{
+		Apps: []string{"default"},
+		Log:  slog.New(slog.NewTextHandler(&buf, nil)),
+		Now:  func() time.Time { return now },
+	})
+	ctx := context.Background()
+	down := metrics.Profiles{Next: fakeProfiles{err: fmt.Errorf("dial tcp 127.0.0.1:5432: connection refused: %w", authz.ErrUnavailable)}, M: m, Store: metrics.StoreProfiles}
+	for range 5 {
+		_, _ = down.LookupProfile(ctx, "a@example.com")
+		now = now.Add(time.Second)
+	}
+	// Another store failing is its own outage.
+	_, _ = metrics.Sessions{Next: fakeSessions{err: errors.New("permission denied for table extauthz_sessions")}, M: m}.GetSession(ctx, cookie.Hash{})
+	_, _ = metrics.Profiles{Next: fakeProfiles{err: authz.ErrNotFound}, M: m, Store: metrics.StoreProfiles}.LookupProfile(ctx, "b@example.com")
+	got := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(got) != 3 {
+		t.Fatalf("got %d lines, want 3 (profiles WARN, sessions WARN, profiles INFO):\n%s", len(got), buf.String())
+	}
+	for i, want := range [][]string{
+		{"level=WARN", "store=profiles", "op=lookup", "class=unavailable", "connection refused", "failures=1"},
+		{"level=WARN", "store=sessions", "op=get", "class=permanent", "permission denied", "failures=1"},
+		{"level=INFO", "store=profiles", "outage_seconds=5", "failures=5"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(got[i], w) {
+				t.Errorf("line %d lacks %q: %s", i, w, got[i])
+			}
+		}
+	}
+}
+
+// Pool figures are read from the pool at scrape time.
+func TestWatchPool(t *testing.T) {
+	reg, m := newMetrics(t)
+	st := metrics.PoolStats{
+		Acquired: 3, Idle: 2, Constructing: 1, Total: 6, Max: 8,
+		Acquires: 100, CanceledAcquires: 4, EmptyAcquires: 7, NewConns: 9,
+		AcquireDuration: 1500 * time.Millisecond, EmptyAcquireWait: 250 * time.Millisecond,
+	}
+	m.WatchPool(func() metrics.PoolStats { return st })
+	st.Idle = 5 // read at scrape time
+	golden(t, reg, "pool",
+		"extauthz_db_pool_acquired_connections", "extauthz_db_pool_idle_connections",
+		"extauthz_db_pool_constructing_connections", "extauthz_db_pool_total_connections",
+		"extauthz_db_pool_max_connections", "extauthz_db_pool_acquires_total",
+		"extauthz_db_pool_canceled_acquires_total", "extauthz_db_pool_empty_acquires_total",
+		"extauthz_db_pool_new_connections_total", "extauthz_db_pool_acquire_seconds_total",
+		"extauthz_db_pool_acquire_wait_seconds_total")
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
 }

@@ -7,12 +7,15 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/extauthz/extauthz/internal/pgtest"
+	"github.com/extauthz/extauthz/pkg/cache"
+	"github.com/extauthz/extauthz/pkg/cookie"
 	"github.com/extauthz/extauthz/test/harness"
 )
 
@@ -34,25 +37,32 @@ type pace struct {
 	interval      time.Duration // per browser, between requests
 	steady        int           // warmed browsers with a profile
 	strangers     int           // fixed never-seen emails
+	switchers     int           // warmed browsers whose person changes
+	newcomers     time.Duration // a first sign-in every so often
 	burst         int           // concurrent misses per wave (pool fault)
 }
 
 func paceOf() pace {
 	if testing.Short() || os.Getenv("CHAOS_SHORT") != "" || os.Getenv("CHAOS_FULL") == "" {
-		return pace{before: time.Second, fault: 2 * time.Second, interval: 100 * time.Millisecond, steady: 4, strangers: 2, burst: 50}
+		return pace{before: time.Second, fault: 2 * time.Second, interval: 100 * time.Millisecond, steady: 4, strangers: 2,
+			switchers: 2, newcomers: 250 * time.Millisecond, burst: 50}
 	}
-	return pace{before: 2 * time.Second, fault: 5 * time.Second, interval: 50 * time.Millisecond, steady: 8, strangers: 3, burst: 50}
+	return pace{before: 2 * time.Second, fault: 5 * time.Second, interval: 50 * time.Millisecond, steady: 8, strangers: 3,
+		switchers: 3, newcomers: 100 * time.Millisecond, burst: 50}
 }
 
-// world is one service on its own database, with its browsers warmed.
+// world is one service (or several replicas) on its own database, with its
+// browsers warmed.
 type world struct {
 	t       *testing.T
 	db      string // direct URL (the test's side)
 	env     []string
-	svc     *harness.Service
-	proxy   *faultProxy // nil when the service talks to PostgreSQL directly
+	svc     *harness.Service   // the first replica
+	svcs    []*harness.Service // every replica
+	proxy   *faultProxy        // nil when the service talks to PostgreSQL directly
 	load    *load
 	victim  *browser
+	canary  *browser
 	browser []*browser
 }
 
@@ -60,7 +70,17 @@ type worldOptions struct {
 	maxConns int
 	proxy    bool
 	victim   bool
+	replicas int // default 1
+	// standby, if set, is a streaming standby of the cluster: the service
+	// gets a multi-host URL naming both, target_session_attrs=read-write.
+	standby *pgtest.Cluster
+	// canary adds a warmed browser the test can change behind the change
+	// feed's back (see primary_failover).
+	canary bool
 }
+
+// signupApp is the app with auto_register on, where newcomers sign in.
+const signupApp = "signup"
 
 // newWorld creates a database with the browsers' profiles, starts the
 // binary on it (through a fault proxy if asked) and warms every browser:
@@ -82,6 +102,16 @@ func newWorld(t *testing.T, cluster *pgtest.Cluster, p pace, o worldOptions) *wo
 		w.victim = add("victim", victim)
 		w.browser = append(w.browser, w.victim)
 	}
+	if o.canary {
+		w.canary = add("canary", victim)
+		w.browser = append(w.browser, w.canary)
+	}
+	for i := range p.switchers {
+		b := add(fmt.Sprintf("switcher%d", i), switcher)
+		o := add(fmt.Sprintf("switcher%d-other", i), switcher)
+		b.other.email, b.other.profile = o.email, o.profile
+		w.browser = append(w.browser, b)
+	}
 	for i := range p.strangers {
 		w.browser = append(w.browser, &browser{name: fmt.Sprintf("stranger%d", i), role: stranger, email: fmt.Sprintf("stranger%d@example.net", i)})
 	}
@@ -96,6 +126,13 @@ func newWorld(t *testing.T, cluster *pgtest.Cluster, p pace, o worldOptions) *wo
 		u.Host = w.proxy.Addr()
 		svcURL = u.String()
 	}
+	if o.standby != nil {
+		u, err := url.Parse(w.db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svcURL = pgtest.HostsURL(strings.TrimPrefix(u.Path, "/"), cluster, o.standby) + "&target_session_attrs=read-write"
+	}
 	maxConns := o.maxConns
 	if maxConns == 0 {
 		maxConns = 8
@@ -104,6 +141,7 @@ func newWorld(t *testing.T, cluster *pgtest.Cluster, p pace, o worldOptions) *wo
   level: warn
 lookup_timeout: %s
 database_max_conns: %d
+database_min_conns: %d
 cache_size: 10000
 # Long enough that only the change feed (or a purge) can end a cached
 # answer within a run: "503 only where no cached answer existed" is then
@@ -111,11 +149,23 @@ cache_size: 10000
 cache_ttl: 5m
 negative_cache_ttl: 2s
 change_feed: true
-`, lookupTimeout, maxConns)
-	w.svc = harness.Start(t, harness.Options{Config: cfg, DatabaseURL: svcURL})
-	w.waitFeed(0)
+apps:
+  %s:
+    auto_register: true
+`, lookupTimeout, maxConns, min(maxConns, 4), signupApp)
+	for range max(o.replicas, 1) {
+		svc := harness.Start(t, harness.Options{Config: cfg, DatabaseURL: svcURL})
+		w.svcs = append(w.svcs, svc)
+		w.waitFeed(0, svc)
+	}
+	w.svc = w.svcs[0]
 
-	w.load = newLoad(t, w.svc, w.browser, p.interval)
+	w.load = newLoad(t, w.svcs, w.browser, p.interval)
+	w.load.newcomerEvery = p.newcomers
+	for i := range 200 {
+		w.load.newcomers = append(w.load.newcomers, &browser{name: fmt.Sprintf("newcomer%d", i), role: newcomer,
+			app: signupApp, email: fmt.Sprintf("newcomer%d@example.org", i)})
+	}
 	for _, b := range w.browser {
 		first := w.load.do(b)
 		if b.role == stranger {
@@ -159,15 +209,19 @@ func (w *world) listenPID() int {
 	return pid
 }
 
-// waitFeed polls until the service's change feed is listening on a backend
-// other than old and reports itself up (which it does only after purging
-// its caches), and returns the new pid.
-func (w *world) waitFeed(old int) int {
+// waitFeed polls until the change feed of svc (default: the first
+// replica) is listening on a backend other than old and reports itself up
+// (which it does only after purging its caches), and returns the new pid.
+func (w *world) waitFeed(old int, svc ...*harness.Service) int {
 	w.t.Helper()
+	s := w.svc
+	if len(svc) > 0 {
+		s = svc[0]
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pid := w.listenPID()
-		if pid != 0 && pid != old && w.feedUp() {
+		if pid != 0 && pid != old && feedUp(s) {
 			return pid
 		}
 		if time.Now().After(deadline) {
@@ -177,9 +231,9 @@ func (w *world) waitFeed(old int) int {
 	}
 }
 
-// feedUp reads extauthz_change_feed_up from /metrics.
-func (w *world) feedUp() bool {
-	code, body, err := w.svc.Get("/metrics")
+// feedUp reads extauthz_change_feed_up from svc's /metrics.
+func feedUp(svc *harness.Service) bool {
+	code, body, err := svc.Get("/metrics")
 	if err != nil || code != 200 {
 		return false
 	}
@@ -258,7 +312,8 @@ func (w *world) verdict(name string, start, end time.Time) figures {
 // the figures table.
 func TestChaos(t *testing.T) {
 	p := paceOf()
-	cluster := pgtest.NewCluster(t)
+	// A primary that primary_failover can take a streaming standby of.
+	cluster := pgtest.NewCluster(t, pgtest.Replication())
 	var rows []figures
 	defer func() {
 		if len(rows) == 0 {
@@ -394,7 +449,8 @@ func TestChaos(t *testing.T) {
 		add(f)
 	})
 
-	// Last: it stops the cluster every other fault's database lives on.
+	// Late: it stops the cluster every other fault's database lives on
+	// (and starts it again).
 	t.Run("db_stopped", func(t *testing.T) {
 		w := newWorld(t, cluster, p, worldOptions{})
 		w.load.start()
@@ -415,6 +471,12 @@ func TestChaos(t *testing.T) {
 		if f.unavai == 0 {
 			t.Errorf("no 503 at all: the fault did not bite")
 		}
+		add(f)
+	})
+
+	// Last: a switchover ends the cluster every other fault lives on.
+	t.Run("primary_failover", func(t *testing.T) {
+		f := primaryFailover(t, cluster, p)
 		add(f)
 	})
 }
@@ -466,4 +528,257 @@ func (w *world) waitBlocked(blocked time.Time) record {
 		time.Sleep(10 * time.Millisecond) // poll interval
 	}
 	return record{}
+}
+
+// primaryFailover is a switchover under load, as CloudNativePG, Patroni or
+// RDS Multi-AZ perform one: two replicas of the service on a multi-host
+// URL (target_session_attrs=read-write) naming the primary and a streaming
+// standby; the primary is stopped cleanly (57P01 to its clients, every WAL
+// record sent to the standby) and the standby promoted. Steady browsers,
+// identity switches and new sign-ins run throughout.
+//
+// Asserted: no logout, no identity switch, every session cookie the
+// browsers held at the switch still in the database after it (read on the
+// standby between the stop and the promotion, when nothing can write),
+// both change feeds listening on the new primary, caches purged when they
+// got there (a change made behind the feed's back before the switch — the
+// canary's block — shows on both replicas afterwards, with cache_ttl 5m),
+// and a block made after the switch reaching both replicas within the
+// recovery bound. Printed: the 503 window and the block's lag per replica.
+func primaryFailover(t *testing.T, primary *pgtest.Cluster, p pace) figures {
+	standby := pgtest.NewStandby(t, primary)
+	w := newWorld(t, primary, p, worldOptions{replicas: 2, victim: true, canary: true, standby: standby})
+	u, err := url.Parse(w.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dbname := strings.TrimPrefix(u.Path, "/")
+
+	w.load.start()
+	hold(p.before)
+	// The canary is blocked without a NOTIFY, as a change whose event the
+	// replicas missed: their caches (cache_ttl 5m) keep allowing it until a
+	// purge.
+	w.canary.mu.Lock()
+	w.canary.blockedAt = time.Now()
+	w.canary.mu.Unlock()
+	w.exec(w.db, "UPDATE extauthz_profiles SET is_blocked = true WHERE email = $1", w.canary.email)
+	hold(4 * p.interval)
+	for _, svc := range w.svcs {
+		if st, reason := probe(svc, w.canary); st != 200 {
+			t.Fatalf("canary refused before the switch (%d %s): its answer was not cached, the purge check below would prove nothing", st, reason)
+		}
+	}
+
+	// The cookies the browsers hold now were committed on the primary.
+	snap := time.Now()
+	held := map[string]string{} // token → browser
+	for _, b := range append(append([]*browser(nil), w.browser...), w.load.newcomers...) {
+		if tok := b.jar(); tok != "" {
+			held[tok] = b.name
+		}
+	}
+	start := time.Now()
+	if err := primary.StopClean(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	present := w.sessionHashes(standby.URL(dbname))
+	if err := standby.Promote(); err != nil {
+		t.Fatal(err)
+	}
+	end := time.Now()
+	w.db = standby.URL(dbname)
+	w.env = []string{"EXTAUTHZ_DATABASE_URL=" + w.db}
+
+	// Both change feeds listen on the new primary.
+	deadline := time.Now().Add(30 * time.Second)
+	for w.feedBackends() < len(w.svcs) || !feedUp(w.svcs[0]) || !feedUp(w.svcs[1]) {
+		if time.Now().After(deadline) {
+			t.Fatalf("change feeds not on the new primary within 30s (%d listening)", w.feedBackends())
+		}
+		time.Sleep(20 * time.Millisecond) // poll interval
+	}
+	fed := time.Now()
+
+	// Purged on reconnect: the canary's silent block now shows everywhere.
+	purged := true
+	for i, svc := range w.svcs {
+		if _, ok := w.untilBlocked(svc, w.canary, recoveryBound); !ok {
+			purged = false
+			t.Errorf("replica %d still allows the canary %v after its feed reconnected: caches not purged on reconnect", i, recoveryBound)
+		}
+	}
+
+	// A block made after the switch reaches both replicas through the
+	// feed: cache the victim on each first, so only an event can end it.
+	for i, svc := range w.svcs {
+		for range 2 {
+			if st, reason := probe(svc, w.victim); st != 200 {
+				t.Fatalf("victim on replica %d after the switch: %d %s", i, st, reason)
+			}
+		}
+	}
+	w.victim.mu.Lock()
+	w.victim.blockedAt = time.Now()
+	w.victim.mu.Unlock()
+	harness.CLI(t, w.env, "profile", "block", "--email", w.victim.email)
+	blocked := time.Now()
+	lags := make([]time.Duration, len(w.svcs))
+	var wg sync.WaitGroup
+	for i, svc := range w.svcs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at, ok := w.untilBlocked(svc, w.victim, recoveryBound)
+			lags[i] = -1
+			if ok {
+				lags[i] = max(at.Sub(blocked), 0)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, lag := range lags {
+		if lag < 0 {
+			t.Errorf("a block made after the switch never reached replica %d within %v", i, recoveryBound)
+		}
+	}
+
+	w.settle(end)
+	w.load.stop()
+
+	// Sessions committed before the switch: each cookie held at the
+	// snapshot must be on the standby, unless the browser gave it up
+	// after the snapshot (a later request with it re-keyed, or its answer
+	// is unknown).
+	missing, checked := 0, 0
+	recs := w.load.records()
+	for tok, name := range held {
+		gaveUp := false
+		for _, r := range recs {
+			if r.sentToken == tok && r.done.After(snap) && !(r.err == "" && r.status == 200 && !r.rekeyed) {
+				gaveUp = true
+				break
+			}
+		}
+		if gaveUp {
+			continue
+		}
+		checked++
+		if !present[cookie.HashString(tok)] {
+			missing++
+			t.Errorf("%s's session, committed before the switch, is not on the promoted standby", name)
+		}
+	}
+
+	f := w.verdict("primary failover", start, end)
+	f.lost += missing
+	f.recovered = f.recovered && purged
+	if f.window > end.Sub(start)+recoveryBound {
+		t.Errorf("503 window %v: longer than the switchover (%v) plus the recovery bound %v", f.window, end.Sub(start), recoveryBound)
+	}
+	lagText := make([]string, len(lags))
+	for i, l := range lags {
+		lagText[i] = l.Round(time.Millisecond).String()
+	}
+	f.note = fmt.Sprintf("2 replicas, clean stop of the primary took %v, promotion %v; 503 window %.2fs (goal ≤ 5s); "+
+		"%d session cookies held at the switch, %d of them kept by their browser afterwards (the others replaced by an identity switch), %d of those missing on the promoted standby; "+
+		"both change feeds on the new primary %v after the promotion; caches purged on reconnect: %v (a block made behind the feed's back before the switch refused on both replicas after it); "+
+		"a block after the switch reached the replicas after %s (target < 100ms)",
+		stopped.Sub(start).Round(time.Millisecond), end.Sub(stopped).Round(time.Millisecond), f.window.Seconds(),
+		len(held), checked, missing, fed.Sub(end).Round(time.Millisecond), purged, strings.Join(lagText, " and "))
+	return f
+}
+
+// exec runs one statement on dbURL.
+func (w *world) exec(dbURL, sql string, args ...any) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+		w.t.Fatalf("%s: %v", sql, err)
+	}
+}
+
+// sessionHashes returns the token hashes of every session row on dbURL.
+func (w *world) sessionHashes(dbURL string) map[cookie.Hash]bool {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, "SELECT token_hash FROM extauthz_sessions")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[cookie.Hash]bool{}
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			w.t.Fatal(err)
+		}
+		var h cookie.Hash
+		copy(h[:], b)
+		out[h] = true
+	}
+	if err := rows.Err(); err != nil {
+		w.t.Fatal(err)
+	}
+	return out
+}
+
+// feedBackends counts the change feed connections on the world's database.
+func (w *world) feedBackends() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, w.db)
+	if err != nil {
+		return 0
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1`, cache.ApplicationName).Scan(&n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// probe sends one Check for b to svc, outside the load: its cookie is
+// sent but the jar is left alone, and nothing is recorded.
+func probe(svc *harness.Service, b *browser) (int, string) {
+	email, _ := b.identity()
+	r := harness.Request{App: b.app, Path: "/app/page", Headers: map[string]string{"accept": "application/json", "x-auth-request-email": email}}
+	if tok := b.jar(); tok != "" {
+		r.Cookie = sessionCookie + "=" + tok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	resp, err := svc.Check(ctx, r)
+	if err != nil {
+		return 0, err.Error()
+	}
+	res := harness.Read(resp)
+	return res.Status, res.Reason()
+}
+
+// untilBlocked probes svc for b until it answers 403 profile_blocked and
+// returns when that answer came, or false after within.
+func (w *world) untilBlocked(svc *harness.Service, b *browser, within time.Duration) (time.Time, bool) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if st, reason := probe(svc, b); st == 403 && reason == "profile_blocked" {
+			return time.Now(), true
+		}
+		time.Sleep(2 * time.Millisecond) // poll interval
+	}
+	return time.Time{}, false
 }

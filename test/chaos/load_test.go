@@ -30,26 +30,61 @@ const (
 	// the probe that shows whether the database answers.
 	ghost
 	// victim: a steady browser whose profile the test blocks on purpose
-	// (listen_killed). 403 profile_blocked with its cookie expired is then
-	// the expected answer.
+	// (listen_killed, primary_failover). 403 profile_blocked with its
+	// cookie expired is then the expected answer.
 	victim
+	// switcher: a browser whose person changes — "log out of all apps, sign
+	// in as somebody else" — every switchEvery ticks, between two known
+	// profiles, keeping the app cookie of the previous one. The tick of a
+	// switch sends fan requests at once (a page loading several resources),
+	// each carrying the old cookie and the new identity: re-keyed to the new
+	// profile, or 503 without Set-Cookie; never the previous profile.
+	switcher
+	// newcomer: a first sign-in of a never-seen email on the auto-register
+	// app, started during the run; from its first 200 on it must keep the
+	// profile it was given and its session, like a steady browser.
+	newcomer
 )
 
 func (r role) String() string {
-	return [...]string{"steady", "stranger", "ghost", "victim"}[r]
+	return [...]string{"steady", "stranger", "ghost", "victim", "switcher", "newcomer"}[r]
 }
 
-// browser is one simulated browser: a fixed identity and a cookie jar.
+// Mixed traffic.
+const (
+	switchEvery = 4 // a switcher's person changes every 4th tick
+	fan         = 3 // concurrent requests on the tick of a switch
+)
+
+// browser is one simulated browser: a fixed identity (two for a switcher)
+// and a cookie jar.
 type browser struct {
 	name    string
 	role    role
+	app     string // "" for the default app
 	email   string
-	profile string // the profile id its email resolves to ("" if none)
+	profile string // the profile id its email resolves to ("" if none; a newcomer learns it)
+	// other is a switcher's second identity.
+	other struct{ email, profile string }
 
-	mu    sync.Mutex
-	token string // the jar: the service's session cookie
+	mu       sync.Mutex
+	token    string // the jar: the service's session cookie
+	tokenFor string // the email the jar's cookie was issued for
+	ticks    int
+	switched bool // a switcher currently is its other identity
 	// blockedAt is when the test blocked this browser's profile (victims).
 	blockedAt time.Time
+}
+
+// identity returns the email the browser presents now and the profile id
+// it must be given.
+func (b *browser) identity() (email, profile string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.switched {
+		return b.other.email, b.other.profile
+	}
+	return b.email, b.profile
 }
 
 func (b *browser) jar() string {
@@ -70,6 +105,11 @@ type record struct {
 	expired    bool // the service cookie was expired
 	rekeyed    bool // a new service cookie was issued
 	hadCookie  bool
+	email      string // the identity sent
+	want       string // the profile id that identity must get ("" unknown)
+	sentToken  string // the cookie sent
+	tokenFor   string // the identity the cookie sent was issued for
+	replica    int    // which service answered
 	err        string
 	// problem names the invariant this response breaks ("" if none).
 	problem string
@@ -79,10 +119,14 @@ type record struct {
 // fixed pace, and records every response.
 type load struct {
 	t        testing.TB
-	svc      *harness.Service
+	svcs     []*harness.Service // requests go round-robin, as behind Envoy
 	browsers []*browser
 	interval time.Duration
 	ghostSeq atomic.Int64
+	next     atomic.Uint64
+	// newcomers are started one every newcomerEvery once the load runs.
+	newcomers     []*browser
+	newcomerEvery time.Duration
 
 	mu   sync.Mutex
 	recs []record
@@ -91,8 +135,8 @@ type load struct {
 	wg     sync.WaitGroup
 }
 
-func newLoad(t testing.TB, svc *harness.Service, browsers []*browser, interval time.Duration) *load {
-	return &load{t: t, svc: svc, browsers: browsers, interval: interval}
+func newLoad(t testing.TB, svcs []*harness.Service, browsers []*browser, interval time.Duration) *load {
+	return &load{t: t, svcs: svcs, browsers: browsers, interval: interval}
 }
 
 // ghostEmail returns a never-seen email.
@@ -106,18 +150,24 @@ func (l *load) do(b *browser) record {
 	r := harness.Request{Path: "/app/page", Headers: map[string]string{"accept": "application/json"}}
 	rec := record{browser: "ghost", role: ghost}
 	if b == nil {
-		r.Headers["x-auth-request-email"] = l.ghostEmail()
+		rec.email = l.ghostEmail()
 	} else {
 		rec.browser, rec.role = b.name, b.role
-		r.Headers["x-auth-request-email"] = b.email
-		if tok := b.jar(); tok != "" {
-			r.Cookie = sessionCookie + "=" + tok
+		r.App = b.app
+		rec.email, rec.want = b.identity()
+		b.mu.Lock()
+		rec.sentToken, rec.tokenFor = b.token, b.tokenFor
+		b.mu.Unlock()
+		if rec.sentToken != "" {
+			r.Cookie = sessionCookie + "=" + rec.sentToken
 			rec.hadCookie = true
 		}
 	}
+	r.Headers["x-auth-request-email"] = rec.email
+	rec.replica = int(l.next.Add(1) % uint64(len(l.svcs)))
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	rec.sent = time.Now()
-	resp, err := l.svc.Check(ctx, r)
+	resp, err := l.svcs[rec.replica].Check(ctx, r)
 	rec.done = time.Now()
 	cancel()
 	if err != nil {
@@ -136,9 +186,12 @@ func (l *load) do(b *browser) record {
 			b.mu.Lock()
 			switch {
 			case rec.expired:
-				b.token = ""
+				b.token, b.tokenFor = "", ""
 			case rec.rekeyed:
-				b.token = res.SessionToken(sessionCookie)
+				b.token, b.tokenFor = res.SessionToken(sessionCookie), rec.email
+			}
+			if b.role == newcomer && b.profile == "" && rec.status == 200 && rec.profile != "" {
+				b.profile = rec.profile // its first sign-in registered it
 			}
 			b.mu.Unlock()
 		}
@@ -189,10 +242,14 @@ func judge(b *browser, r record) string {
 	switch {
 	case r.expired:
 		return "cookie expired (" + r.reason + ")"
-	case r.rekeyed && r.hadCookie:
+	case r.rekeyed && r.hadCookie && r.tokenFor == r.email:
 		return "session replaced (" + r.reason + "): the browser lost its session"
-	case r.status == 200 && r.profile != b.profile:
-		return fmt.Sprintf("identity switch: %s got profile %q (%s), want %q", b.name, r.profile, r.reason, b.profile)
+	case r.status == 200 && r.want != "" && r.profile != r.want:
+		return fmt.Sprintf("identity switch: %s as %s got profile %q (%s), want %q", b.name, r.email, r.profile, r.reason, r.want)
+	case r.status == 200 && r.profile == "":
+		return fmt.Sprintf("%s as %s allowed without a profile (%s)", b.name, r.email, r.reason)
+	case r.status == 200 && r.hadCookie && r.tokenFor != r.email && !r.rekeyed:
+		return fmt.Sprintf("identity switch: %s as %s kept the cookie of %s (%s)", b.name, r.email, r.tokenFor, r.reason)
 	case r.status == 503 && r.reason != "lookup_unavailable":
 		return "503 with reason " + r.reason
 	case r.status == 503 && len(r.setCookies) > 0:
@@ -220,7 +277,7 @@ func (l *load) start() {
 		tick := time.NewTicker(l.interval)
 		defer tick.Stop()
 		for {
-			l.do(b)
+			l.tick(b)
 			select {
 			case <-ctx.Done():
 				return
@@ -235,6 +292,49 @@ func (l *load) start() {
 	}
 	l.wg.Add(1)
 	go run(nil, l.interval*time.Duration(n-1)/time.Duration(n))
+	if len(l.newcomers) > 0 {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for _, b := range l.newcomers {
+				t := time.NewTimer(l.newcomerEvery)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				l.wg.Add(1)
+				go run(b, 0)
+			}
+		}()
+	}
+}
+
+// tick is one beat of a browser: one request, or for a switcher whose
+// person changes on this beat, fan concurrent ones as the new person.
+func (l *load) tick(b *browser) {
+	if b == nil || b.role != switcher {
+		l.do(b)
+		return
+	}
+	b.mu.Lock()
+	b.ticks++
+	change := b.ticks%switchEvery == 0
+	if change {
+		b.switched = !b.switched
+	}
+	b.mu.Unlock()
+	if !change {
+		l.do(b)
+		return
+	}
+	var wg sync.WaitGroup
+	for range fan {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.do(b) }()
+	}
+	wg.Wait()
 }
 
 // stop ends the load and waits for in-flight requests.
@@ -271,12 +371,15 @@ type figures struct {
 	other      int
 	// warm503 counts 503s to browsers whose answer was cached before the
 	// fault, sent while the fault lasted.
-	warm503    int
-	expiries   int // cookie expiries that were not an intended block
-	switches   int // identity switches (and never-seen emails given a profile)
-	lost       int // sessions replaced
-	problems   int
-	recovery   time.Duration
+	warm503  int
+	expiries int // cookie expiries that were not an intended block
+	switches int // identity switches (and never-seen emails given a profile)
+	lost     int // sessions replaced
+	problems int
+	recovery time.Duration
+	// window is the 503 window: from the first request sent during the
+	// fault that got a 503 (or a failed RPC) to the last such answer.
+	window     time.Duration
 	recovered  bool
 	reasons    map[string]int
 	faultStart time.Time
@@ -287,6 +390,7 @@ type figures struct {
 // summarise computes the figures of recs for a fault in [start, end].
 func summarise(name string, recs []record, start, end time.Time) figures {
 	f := figures{fault: name, reasons: map[string]int{}, faultStart: start, faultEnd: end}
+	var first, last time.Time
 	for _, r := range recs {
 		f.requests++
 		key := fmt.Sprintf("%d %s", r.status, r.reason)
@@ -318,11 +422,22 @@ func summarise(name string, recs []record, start, end time.Time) figures {
 		if during && r.role == steady && r.status == 503 {
 			f.warm503++
 		}
+		if !r.sent.Before(start) && faultLike(r) {
+			if first.IsZero() || r.sent.Before(first) {
+				first = r.sent
+			}
+			if r.done.After(last) {
+				last = r.done
+			}
+		}
 		if r.sent.After(end) && faultLike(r) {
 			if d := r.done.Sub(end); d > f.recovery {
 				f.recovery = d
 			}
 		}
+	}
+	if !first.IsZero() {
+		f.window = last.Sub(first)
 	}
 	return f
 }
@@ -349,15 +464,15 @@ func problemsOf(recs []record) string {
 // table renders figures as a fixed-width table.
 func table(fs []figures) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %8s %7s %7s %6s %9s %9s %9s %6s %10s\n",
-		"fault", "requests", "200", "503", "other", "warm 503", "expiries", "switches", "lost", "recovery")
+	fmt.Fprintf(&b, "%-24s %8s %7s %7s %6s %9s %9s %9s %6s %10s %10s\n",
+		"fault", "requests", "200", "503", "other", "warm 503", "expiries", "switches", "lost", "503 window", "recovery")
 	for _, f := range fs {
 		rec := "—"
 		if f.recovered {
 			rec = f.recovery.Round(10 * time.Millisecond).String()
 		}
-		fmt.Fprintf(&b, "%-22s %8d %7d %7d %6d %9d %9d %9d %6d %10s\n",
-			f.fault, f.requests, f.ok, f.unavai, f.other, f.warm503, f.expiries, f.switches, f.lost, rec)
+		fmt.Fprintf(&b, "%-24s %8d %7d %7d %6d %9d %9d %9d %6d %9.2fs %10s\n",
+			f.fault, f.requests, f.ok, f.unavai, f.other, f.warm503, f.expiries, f.switches, f.lost, f.window.Seconds(), rec)
 	}
 	return b.String()
 }

@@ -50,6 +50,7 @@ func TestMetricsScrapeIsValid(t *testing.T) {
 	for _, name := range []string{
 		"extauthz_decisions_total", "extauthz_check_duration_seconds", "extauthz_sessions_rekeyed_total",
 		"extauthz_build_info", "go_goroutines", "process_resident_memory_bytes",
+		"grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds",
 	} {
 		if families[name] == nil {
 			t.Errorf("%s missing from the scrape", name)
@@ -71,6 +72,17 @@ func TestMetricsScrapeIsValid(t *testing.T) {
 		if !seen {
 			t.Errorf("no decision series %s", k)
 		}
+	}
+	// The standard gRPC server series count the Checks by code.
+	checks := 0.0
+	for _, m := range families["grpc_server_handled_total"].GetMetric() {
+		l := labels(m)
+		if l["grpc_service"] == "envoy.service.auth.v3.Authorization" && l["grpc_method"] == "Check" && l["grpc_code"] == "OK" {
+			checks = m.GetCounter().GetValue()
+		}
+	}
+	if checks != 4 {
+		t.Errorf("grpc_server_handled_total{Check,OK} = %v, want 4", checks)
 	}
 
 	// Lint, as `promtool check metrics` does.
