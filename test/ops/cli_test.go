@@ -59,17 +59,20 @@ func (w *cliWorld) fails(t *testing.T, code int, want string, args ...string) {
 	}
 }
 
-// signIn checks a first request of email and returns its session cookie.
+// signIn checks a first request of email until it is re-keyed (a profile
+// change made a moment ago by the CLI reaches the service's caches through
+// the change feed) and returns its session cookie.
 func (w *cliWorld) signIn(t *testing.T, email string) string {
 	t.Helper()
-	r, err := w.svc.Check(ctxTimeout(t, 10*time.Second), harness.Request{Headers: map[string]string{"x-auth-request-email": email}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := harness.Read(r)
-	if res.Reason() != "rekey" {
-		t.Fatalf("sign-in of %s: %s", email, res.Reason())
-	}
+	var res harness.Result
+	eventually(t, 10*time.Second, "sign-in of "+email, func() bool {
+		r, err := w.svc.Check(ctxTimeout(t, 10*time.Second), harness.Request{Headers: map[string]string{"x-auth-request-email": email}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res = harness.Read(r)
+		return res.Reason() == "rekey"
+	})
 	return "extauthz_session=" + res.SessionToken("extauthz_session")
 }
 
