@@ -14,8 +14,6 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
-	adminv1 "github.com/extauthz/extauthz/proto/extauthz/admin/v1"
-	"google.golang.org/grpc/status"
 )
 
 // opTimeout bounds one operator command's database work.
@@ -62,16 +60,70 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
-// normalizedEmail validates an --email flag the way decisions see it.
-func normalizedEmail(raw string) (string, error) {
-	e, err := authz.NormalizeEmail(raw)
-	switch {
-	case err != nil:
-		return "", fmt.Errorf("%w: --email: not a valid email address", errUsage)
-	case e == "":
-		return "", fmt.Errorf("%w: --email is required", errUsage)
+// service returns the operator's rules over the opened stores.
+func (env *adminEnv) service() *admin.Service {
+	return admin.NewService(env.stores.profiles, env.stores.sessions, env.stores.tokens)
+}
+
+// opError turns an error of the admin rules into the command's error: a
+// bad argument is a usage error, anything else reads as the admin API
+// would say it.
+func opError(cmd string, err error) error {
+	if errors.Is(err, admin.ErrInvalid) {
+		return fmt.Errorf("%w: %s: %s", errUsage, cmd, admin.Message(err))
 	}
-	return e, nil
+	return fmt.Errorf("%s: %s", cmd, admin.Message(err))
+}
+
+// profileRef turns --email / --profile into a reference.
+func profileRef(email, id string) (admin.Ref, error) {
+	switch {
+	case email != "" && id != "":
+		return admin.Ref{}, fmt.Errorf("%w: give --email or --profile, not both", errUsage)
+	case id == "" && email == "":
+		return admin.Ref{}, fmt.Errorf("%w: --email or --profile is required", errUsage)
+	case email != "":
+		if e, err := authz.NormalizeEmail(email); err != nil || e == "" {
+			return admin.Ref{}, fmt.Errorf("%w: --email: not a valid email address", errUsage)
+		}
+	}
+	return admin.Ref{ID: id, Email: email}, nil
+}
+
+// emailRef turns a required --email into a reference.
+func emailRef(email string) (admin.Ref, error) {
+	if email == "" {
+		return admin.Ref{}, fmt.Errorf("%w: --email is required", errUsage)
+	}
+	return profileRef(email, "")
+}
+
+// profileChanges are the profile verbs that change one profile.
+var profileChanges = map[string]func(*admin.Service, context.Context, admin.Ref) (admin.Change, error){
+	"block":      (*admin.Service).Block,
+	"unblock":    (*admin.Service).Unblock,
+	"activate":   (*admin.Service).Activate,
+	"deactivate": (*admin.Service).Deactivate,
+	"delete":     (*admin.Service).Delete,
+}
+
+// profileFlags are the flags of the profile verbs.
+type profileFlags struct {
+	email, name       string
+	inactive, blocked bool
+}
+
+func (f *profileFlags) register(verb string) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		if verb != "list" {
+			fs.StringVar(&f.email, "email", "", "the profile's email")
+		}
+		if verb == "add" {
+			fs.StringVar(&f.name, "name", "", "display name")
+			fs.BoolVar(&f.inactive, "inactive", false, "create the profile inactive")
+			fs.BoolVar(&f.blocked, "blocked", false, "create the profile blocked")
+		}
+	}
 }
 
 func profileCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -79,110 +131,53 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	var email, name string
-	var inactive, blocked bool
-	env, err := openAdmin(ctx, "profile "+verb, args, getenv, stderr, func(fs *flag.FlagSet) {
-		if verb != "list" {
-			fs.StringVar(&email, "email", "", "the profile's email")
-		}
-		if verb == "add" {
-			fs.StringVar(&name, "name", "", "display name")
-			fs.BoolVar(&inactive, "inactive", false, "create the profile inactive")
-			fs.BoolVar(&blocked, "blocked", false, "create the profile blocked")
-		}
-	})
+	var f profileFlags
+	env, err := openAdmin(ctx, "profile "+verb, args, getenv, stderr, f.register(verb))
 	if err != nil {
 		return err
 	}
 	defer env.stores.Close()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	ps := env.stores.profiles
+	svc, cmd := env.service(), "profile "+verb
 	if verb == "list" {
-		list, err := ps.List(ctx)
+		list, err := svc.Profiles(ctx)
 		if err != nil {
-			return fmt.Errorf("profile list: %w", err)
+			return opError(cmd, err)
 		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "ID\tEMAIL\tNAME\tACTIVE\tBLOCKED\tDELETED")
-		for _, p := range list {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%t\n", p.ID, p.Email, p.Name, p.Active, p.Blocked, p.Deleted)
-		}
-		return w.Flush()
+		return printProfiles(stdout, list)
 	}
-	e, err := normalizedEmail(email)
+	ref, err := emailRef(f.email)
 	if err != nil {
 		return err
 	}
-	var p authz.Profile
-	switch verb {
-	case "add":
-		p, err = ps.AddProfile(ctx, e, name, !inactive, blocked)
-		if err == nil {
-			fmt.Fprintln(stdout, p.ID) // only the id: scripts capture it
-			return nil
-		}
-	case "block", "unblock":
-		// The same code path as the admin API: a block also revokes the
-		// profile's sessions.
-		api := admin.New(ps, env.stores.sessions, nil)
-		ref := &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_Email{Email: e}}
-		var prof *adminv1.Profile
-		if verb == "block" {
-			resp, berr := api.BlockProfile(ctx, &adminv1.BlockProfileRequest{Profile: ref})
-			if berr == nil {
-				fmt.Fprintf(stderr, "revoked %d session(s)\n", resp.GetSessionsRevoked())
-			}
-			prof, err = resp.GetProfile(), berr
-		} else {
-			resp, uerr := api.UnblockProfile(ctx, &adminv1.UnblockProfileRequest{Profile: ref})
-			prof, err = resp.GetProfile(), uerr
-		}
+	if verb == "add" {
+		p, err := svc.AddProfile(ctx, ref.Email, f.name, !f.inactive, f.blocked)
 		if err != nil {
-			return fmt.Errorf("profile %s: %s", verb, status.Convert(err).Message())
+			return opError(cmd, err)
 		}
-		fmt.Fprintf(stdout, "%s\t%s\tactive=%t\tblocked=%t\tdeleted=%t\n", prof.GetId(), prof.GetEmail(), prof.GetActive(), prof.GetBlocked(), prof.GetDeleted())
+		fmt.Fprintln(stdout, p.ID) // only the id: scripts capture it
 		return nil
-	case "activate":
-		p, err = ps.SetActive(ctx, e, true)
-	case "deactivate":
-		p, err = ps.SetActive(ctx, e, false)
-	case "delete":
-		if err = ps.Delete(ctx, e); err == nil {
-			p, err = ps.LookupProfile(ctx, e)
-		}
 	}
+	c, err := profileChanges[verb](svc, ctx, ref)
 	if err != nil {
-		return fmt.Errorf("profile %s: %w", verb, err)
+		return opError(cmd, err)
 	}
-	if verb == "deactivate" || verb == "delete" {
-		// The decision denies the profile anyway (row 10); revoking its
-		// sessions too means nothing of them survives an unblock.
-		n, err := env.stores.sessions.RevokeByProfile(ctx, p.ID)
-		if err != nil {
-			return fmt.Errorf("profile %s: revoking sessions: %w", verb, err)
-		}
-		fmt.Fprintf(stderr, "revoked %d session(s)\n", n)
+	if c.RevokesSessions {
+		fmt.Fprintf(stderr, "revoked %d session(s)\n", c.SessionsRevoked)
 	}
+	p := c.Profile
 	fmt.Fprintf(stdout, "%s\t%s\tactive=%t\tblocked=%t\tdeleted=%t\n", p.ID, p.Email, p.Active, p.Blocked, p.Deleted)
 	return nil
 }
 
-// profileFor resolves --email or --profile to a profile.
-func profileFor(ctx context.Context, ps profileStore, email, id string) (authz.Profile, error) {
-	switch {
-	case email != "" && id != "":
-		return authz.Profile{}, fmt.Errorf("%w: give --email or --profile, not both", errUsage)
-	case id != "":
-		return ps.ByID(ctx, id)
-	case email != "":
-		e, err := normalizedEmail(email)
-		if err != nil {
-			return authz.Profile{}, err
-		}
-		return ps.LookupProfile(ctx, e)
+func printProfiles(stdout io.Writer, list []authz.Profile) error {
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tACTIVE\tBLOCKED\tDELETED")
+	for _, p := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%t\n", p.ID, p.Email, p.Name, p.Active, p.Blocked, p.Deleted)
 	}
-	return authz.Profile{}, fmt.Errorf("%w: --email or --profile is required", errUsage)
+	return w.Flush()
 }
 
 func sessionCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -205,41 +200,45 @@ func sessionCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	// The same code path as the admin API's RevokeSessions / ListSessions.
-	api := admin.New(env.stores.profiles, env.stores.sessions, nil)
+	svc := env.service()
 	if verb == "revoke" {
-		resp, err := api.RevokeSessions(ctx, &adminv1.RevokeSessionsRequest{Profile: ref})
+		c, err := svc.RevokeSessions(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("session revoke: %s", status.Convert(err).Message())
+			return opError("session revoke", err)
 		}
-		fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", resp.GetRevoked(), resp.GetProfile().GetId())
+		fmt.Fprintf(stdout, "revoked %d session(s) of %s\n", c.SessionsRevoked, c.Profile.ID)
 		return nil
 	}
-	resp, err := api.ListSessions(ctx, &adminv1.ListSessionsRequest{Profile: ref})
+	_, list, err := svc.Sessions(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("session list: %s", status.Convert(err).Message())
+		return opError("session list", err)
 	}
 	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "HASH (PREFIX)\tAPP\tCREATED\tRENEWED\tEXPIRES")
-	for _, s := range resp.GetSessions() {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.GetHashPrefix(), s.GetApp(),
-			s.GetCreatedAt().AsTime().Format(time.RFC3339), s.GetRenewedAt().AsTime().Format(time.RFC3339),
-			s.GetExpiresAt().AsTime().Format(time.RFC3339))
+	for _, s := range list {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Hash.String()[:16], s.App,
+			s.CreatedAt.UTC().Format(time.RFC3339), s.RenewedAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return w.Flush()
 }
 
-// profileRef turns --email / --profile into the admin API's reference.
-func profileRef(email, id string) (*adminv1.ProfileRef, error) {
-	switch {
-	case email != "" && id != "":
-		return nil, fmt.Errorf("%w: give --email or --profile, not both", errUsage)
-	case id != "":
-		return &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_ProfileId{ProfileId: id}}, nil
-	case email != "":
-		return &adminv1.ProfileRef{Ref: &adminv1.ProfileRef_Email{Email: email}}, nil
+// tokenFlags are the flags of the token verbs.
+type tokenFlags struct {
+	email, name, expires, token string
+}
+
+func (f *tokenFlags) register(verb string) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		if verb == "revoke" {
+			fs.StringVar(&f.token, "token", "", "the token to revoke (or - to read it from standard input)")
+			return
+		}
+		fs.StringVar(&f.email, "email", "", "the owner's email")
+		if verb == "create" {
+			fs.StringVar(&f.name, "name", "", "what the token is for")
+			fs.StringVar(&f.expires, "expires", "", "lifetime, e.g. 30d or 12h (default: never)")
+		}
 	}
-	return nil, fmt.Errorf("%w: --email or --profile is required", errUsage)
 }
 
 func tokenCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -247,71 +246,61 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	var email, name, expires, tok string
-	env, err := openAdmin(ctx, "token "+verb, args, getenv, stderr, func(fs *flag.FlagSet) {
-		if verb == "revoke" {
-			fs.StringVar(&tok, "token", "", "the token to revoke (or - to read it from standard input)")
-			return
-		}
-		fs.StringVar(&email, "email", "", "the owner's email")
-		if verb == "create" {
-			fs.StringVar(&name, "name", "", "what the token is for")
-			fs.StringVar(&expires, "expires", "", "lifetime, e.g. 30d or 12h (default: never)")
-		}
-	})
+	var f tokenFlags
+	env, err := openAdmin(ctx, "token "+verb, args, getenv, stderr, f.register(verb))
 	if err != nil {
 		return err
 	}
 	defer env.stores.Close()
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	ts := env.stores.tokens
-	switch verb {
-	case "revoke":
-		if tok == "" {
+	svc, cmd := env.service(), "token "+verb
+	if verb == "revoke" {
+		if f.token == "" {
 			return fmt.Errorf("%w: --token is required", errUsage)
 		}
-		if err := ts.Revoke(ctx, tok); err != nil {
-			if errors.Is(err, authz.ErrNotFound) {
-				return errors.New("token revoke: no such live token")
-			}
-			return fmt.Errorf("token revoke: %w", err)
+		if err := svc.RevokeToken(ctx, f.token); err != nil {
+			return opError(cmd, err)
 		}
 		fmt.Fprintln(stdout, "revoked")
 		return nil
 	}
-	p, err := profileFor(ctx, env.stores.profiles, email, "")
+	ref, err := emailRef(f.email)
 	if err != nil {
-		return fmt.Errorf("token %s: %w", verb, err)
+		return err
 	}
 	if verb == "list" {
-		list, err := ts.List(ctx, p.ID)
+		list, err := svc.Tokens(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("token list: %w", err)
+			return opError(cmd, err)
 		}
-		w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "HASH (PREFIX)\tNAME\tCREATED\tEXPIRES\tREVOKED")
-		for _, t := range list {
-			exp := "never"
-			if !t.ExpiresAt.IsZero() {
-				exp = t.ExpiresAt.Format(time.RFC3339)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", t.Hash.String()[:16], t.Name, t.CreatedAt.Format(time.RFC3339), exp, t.Revoked)
-		}
-		return w.Flush()
+		return printTokens(stdout, list)
 	}
 	var until time.Time
-	if expires != "" {
-		d, err := config.ParseDuration(expires)
+	if f.expires != "" {
+		d, err := config.ParseDuration(f.expires)
 		if err != nil || d <= 0 {
 			return fmt.Errorf("%w: --expires: want a positive duration such as 30d", errUsage)
 		}
 		until = time.Now().Add(d)
 	}
-	issued, err := ts.Create(ctx, p.ID, name, until)
+	issued, err := svc.CreateToken(ctx, ref, f.name, until)
 	if err != nil {
-		return fmt.Errorf("token create: %w", err)
+		return opError(cmd, err)
 	}
 	fmt.Fprintln(stdout, issued.Token) // shown once; only its hash is stored
 	return nil
+}
+
+func printTokens(stdout io.Writer, list []authz.AccessToken) error {
+	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "HASH (PREFIX)\tNAME\tCREATED\tEXPIRES\tREVOKED")
+	for _, t := range list {
+		exp := "never"
+		if !t.ExpiresAt.IsZero() {
+			exp = t.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", t.Hash.String()[:16], t.Name, t.CreatedAt.Format(time.RFC3339), exp, t.Revoked)
+	}
+	return w.Flush()
 }

@@ -1,13 +1,14 @@
-// Package admin implements the extauthz admin gRPC API
-// (proto/extauthz/admin/v1): revoke and list a profile's sessions, block and
-// unblock a profile, explain a decision. It works over small interfaces
-// (ProfileStore, SessionStore, an explain function), so the binary wires the
-// real stores and tests wire whatever they need.
+// Package admin holds the operator's rules and the admin gRPC API over
+// them. Service is plain Go over small store interfaces (ProfileStore,
+// SessionStore, TokenStore): what blocking, deactivating or deleting a
+// profile does (each revokes its sessions), revoking sessions, issuing and
+// revoking access tokens. Server (proto/extauthz/admin/v1) and the CLI
+// (extauthz profile|session|token) are thin adapters over it.
 //
-// Every call needs `authorization: Bearer <token>` (BearerToken). Store
-// errors map to gRPC codes: authz.ErrNotFound → NotFound,
-// authz.ErrUnavailable → Unavailable, bad arguments → InvalidArgument, the
-// rest → Internal (the message never carries a token or cookie value).
+// Every gRPC call needs `authorization: Bearer <token>` (BearerToken). Errors
+// map to gRPC codes: authz.ErrNotFound → NotFound, authz.ErrUnavailable →
+// Unavailable, ErrInvalid → InvalidArgument, the rest → Internal (the
+// message, Message(err), never carries a token or cookie value).
 package admin
 
 import (
@@ -29,99 +30,91 @@ import (
 	adminv1 "github.com/extauthz/extauthz/proto/extauthz/admin/v1"
 )
 
-// ProfileStore is what the admin API needs of the profile store.
-type ProfileStore interface {
-	LookupProfile(ctx context.Context, email string) (authz.Profile, error)
-	ByID(ctx context.Context, id string) (authz.Profile, error)
-	SetBlocked(ctx context.Context, email string, blocked bool) (authz.Profile, error)
-}
-
-// SessionStore is what the admin API needs of the session store.
-type SessionStore interface {
-	ListByProfile(ctx context.Context, profileID string) ([]authz.Session, error)
-	RevokeByProfile(ctx context.Context, profileID string) (int, error)
-}
-
 // ExplainFunc explains a decision without writing (explain.Explainer.Explain).
 type ExplainFunc func(ctx context.Context, r explain.Request) (explain.Result, error)
 
-// Server implements adminv1.AdminServer.
+// Server implements adminv1.AdminServer over a Service.
 type Server struct {
 	adminv1.UnimplementedAdminServer
-	profiles ProfileStore
-	sessions SessionStore
-	explain  ExplainFunc
+	svc     *Service
+	explain ExplainFunc
 }
 
-// New returns a Server. explain may be nil (Explain answers Unimplemented).
+// New returns a Server over the rules of NewService(profiles, sessions,
+// nil). explain may be nil (Explain answers Unimplemented).
 func New(profiles ProfileStore, sessions SessionStore, explain ExplainFunc) *Server {
-	return &Server{profiles: profiles, sessions: sessions, explain: explain}
+	return &Server{svc: NewService(profiles, sessions, nil), explain: explain}
 }
 
 // Register adds s to a gRPC server.
 func Register(gs grpc.ServiceRegistrar, s *Server) { adminv1.RegisterAdminServer(gs, s) }
 
-// resolve finds the profile a ProfileRef names.
-func (s *Server) resolve(ctx context.Context, ref *adminv1.ProfileRef) (authz.Profile, error) {
+// refOf turns the wire reference into a Ref.
+func refOf(ref *adminv1.ProfileRef) (Ref, error) {
 	switch r := ref.GetRef().(type) {
 	case *adminv1.ProfileRef_ProfileId:
 		if r.ProfileId == "" {
-			return authz.Profile{}, status.Error(codes.InvalidArgument, "profile.profile_id is empty")
+			return Ref{}, status.Error(codes.InvalidArgument, "profile.profile_id is empty")
 		}
-		p, err := s.profiles.ByID(ctx, r.ProfileId)
-		return p, storeError("profile", err)
+		return Ref{ID: r.ProfileId}, nil
 	case *adminv1.ProfileRef_Email:
-		e, err := authz.NormalizeEmail(r.Email)
-		if err != nil || e == "" {
-			return authz.Profile{}, status.Error(codes.InvalidArgument, "profile.email is not a valid email address")
-		}
-		p, err := s.profiles.LookupProfile(ctx, e)
-		return p, storeError("profile", err)
+		return Ref{Email: r.Email}, nil
 	}
-	return authz.Profile{}, status.Error(codes.InvalidArgument, "profile: give profile_id or email")
+	return Ref{}, status.Error(codes.InvalidArgument, "profile: give profile_id or email")
 }
 
-// storeError maps a store error to a gRPC status.
-func storeError(what string, err error) error {
-	switch {
-	case err == nil:
+// grpcError maps an error of the Service to a gRPC status.
+func grpcError(err error) error {
+	if err == nil {
 		return nil
-	case errors.Is(err, authz.ErrNotFound):
-		return status.Errorf(codes.NotFound, "%s not found", what)
-	case authz.IsTransient(err):
-		return status.Errorf(codes.Unavailable, "%s: store unavailable", what)
-	case status.Code(err) != codes.Unknown:
-		return err
 	}
-	return status.Errorf(codes.Internal, "%s: %v", what, err)
+	if _, ok := status.FromError(err); ok {
+		return err // refOf's
+	}
+	code := codes.Internal
+	switch {
+	case errors.Is(err, ErrInvalid):
+		code = codes.InvalidArgument
+	case errors.Is(err, authz.ErrNotFound):
+		code = codes.NotFound
+	case authz.IsTransient(err):
+		code = codes.Unavailable
+	}
+	return status.Error(code, Message(err))
 }
 
 func profileMsg(p authz.Profile) *adminv1.Profile {
 	return &adminv1.Profile{Id: p.ID, Email: p.Email, Name: p.Name, Active: p.Active, Blocked: p.Blocked, Deleted: p.Deleted}
 }
 
+// change runs one of the Service's profile changes for a wire reference.
+func (s *Server) change(ctx context.Context, ref *adminv1.ProfileRef, do func(context.Context, Ref) (Change, error)) (Change, error) {
+	r, err := refOf(ref)
+	if err != nil {
+		return Change{}, err
+	}
+	c, err := do(ctx, r)
+	return c, grpcError(err)
+}
+
 // RevokeSessions implements adminv1.AdminServer.
 func (s *Server) RevokeSessions(ctx context.Context, req *adminv1.RevokeSessionsRequest) (*adminv1.RevokeSessionsResponse, error) {
-	p, err := s.resolve(ctx, req.GetProfile())
+	c, err := s.change(ctx, req.GetProfile(), s.svc.RevokeSessions)
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.sessions.RevokeByProfile(ctx, p.ID)
-	if err != nil {
-		return nil, storeError("revoking sessions", err)
-	}
-	return &adminv1.RevokeSessionsResponse{Profile: profileMsg(p), Revoked: int32(n)}, nil
+	return &adminv1.RevokeSessionsResponse{Profile: profileMsg(c.Profile), Revoked: int32(c.SessionsRevoked)}, nil
 }
 
 // ListSessions implements adminv1.AdminServer.
 func (s *Server) ListSessions(ctx context.Context, req *adminv1.ListSessionsRequest) (*adminv1.ListSessionsResponse, error) {
-	p, err := s.resolve(ctx, req.GetProfile())
+	r, err := refOf(req.GetProfile())
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.sessions.ListByProfile(ctx, p.ID)
+	p, list, err := s.svc.Sessions(ctx, r)
 	if err != nil {
-		return nil, storeError("listing sessions", err)
+		return nil, grpcError(err)
 	}
 	out := &adminv1.ListSessionsResponse{Profile: profileMsg(p)}
 	for _, ss := range list {
@@ -136,36 +129,23 @@ func (s *Server) ListSessions(ctx context.Context, req *adminv1.ListSessionsRequ
 	return out, nil
 }
 
-// BlockProfile implements adminv1.AdminServer. It also revokes the
-// profile's sessions: the decision denies a blocked profile anyway (row 10),
-// and revoking means nothing of them survives an unblock.
+// BlockProfile implements adminv1.AdminServer (Service.Block: the
+// profile's sessions are revoked too).
 func (s *Server) BlockProfile(ctx context.Context, req *adminv1.BlockProfileRequest) (*adminv1.BlockProfileResponse, error) {
-	p, err := s.resolve(ctx, req.GetProfile())
+	c, err := s.change(ctx, req.GetProfile(), s.svc.Block)
 	if err != nil {
 		return nil, err
 	}
-	p, err = s.profiles.SetBlocked(ctx, p.Email, true)
-	if err != nil {
-		return nil, storeError("blocking profile", err)
-	}
-	n, err := s.sessions.RevokeByProfile(ctx, p.ID)
-	if err != nil {
-		return nil, storeError("profile blocked; revoking its sessions", err)
-	}
-	return &adminv1.BlockProfileResponse{Profile: profileMsg(p), SessionsRevoked: int32(n)}, nil
+	return &adminv1.BlockProfileResponse{Profile: profileMsg(c.Profile), SessionsRevoked: int32(c.SessionsRevoked)}, nil
 }
 
 // UnblockProfile implements adminv1.AdminServer.
 func (s *Server) UnblockProfile(ctx context.Context, req *adminv1.UnblockProfileRequest) (*adminv1.UnblockProfileResponse, error) {
-	p, err := s.resolve(ctx, req.GetProfile())
+	c, err := s.change(ctx, req.GetProfile(), s.svc.Unblock)
 	if err != nil {
 		return nil, err
 	}
-	p, err = s.profiles.SetBlocked(ctx, p.Email, false)
-	if err != nil {
-		return nil, storeError("unblocking profile", err)
-	}
-	return &adminv1.UnblockProfileResponse{Profile: profileMsg(p)}, nil
+	return &adminv1.UnblockProfileResponse{Profile: profileMsg(c.Profile)}, nil
 }
 
 // Explain implements adminv1.AdminServer.

@@ -91,24 +91,42 @@ func (t *turn) overLimit(n int) bool {
 	return t.p.MaxSetCookies > 0 && n > t.p.MaxSetCookies
 }
 
-// mustHop reports whether expiring natives
-// needs a redirect hop rather than riding on an allowed response.
-func (t *turn) mustHop(natives []NativeCookie) bool {
-	return t.p.FlushMode == FlushRedirect || t.overLimit(len(t.d.SetCookies)+len(natives))
-}
-
 // fit returns the prefix of natives whose expiry still fits in this response
-// beside the Set-Cookie lines already planned. At least one always fits, so
-// every hop makes progress.
-func (t *turn) fit(natives []NativeCookie) []NativeCookie {
+// beside the `lines` Set-Cookie lines planned before them. At least one always
+// fits, so every hop makes progress.
+func (t *turn) fit(lines int, natives []NativeCookie) []NativeCookie {
 	if t.p.MaxSetCookies <= 0 {
 		return natives
 	}
-	room := max(t.p.MaxSetCookies-len(t.d.SetCookies), 0)
-	if room == 0 && len(t.d.SetCookies) == 0 {
+	room := max(t.p.MaxSetCookies-lines, 0)
+	if room == 0 && lines == 0 {
 		room = 1
 	}
 	return natives[:min(room, len(natives))]
+}
+
+// deliver decides how an allow's cookie changes reach a browser behind a
+// front end that drops an allowed check's Set-Cookie
+// (Policy.CookiesViaRedirect). Expiries of a binding that is already dead
+// server-side are dropped; app cookies to expire travel on a flush hop (the
+// app's storage goes too); a new or renewed session cookie travels on a
+// cookie hop. A browser that refuses a new session cookie comes back with
+// the same request shape: the hop count of that shape (see MaxHops) ends it
+// on the 500 page. A renewal cannot loop: the browser still holds the live
+// token, whose renewal is then not due.
+func (t *turn) deliver(v verdict) verdict {
+	if !t.p.CookiesViaRedirect || v.answer != answerAllow {
+		return v
+	}
+	switch {
+	case len(v.expireNatives) > 0:
+		v.answer = answerFlushHop
+	case v.newSession || v.renew:
+		v.answer = answerCookieHop
+	case v.expireService:
+		v.dropCookies = true
+	}
+	return v
 }
 
 // shapeKey names a request shape for the loop guard: the kind of hop, the
@@ -150,23 +168,25 @@ func (t *turn) fingerprints(natives []NativeCookie) []cookie.Hash {
 	return out
 }
 
-// staleNative reports a native cookie that this session's creation expired
-// and that the browser still sends: the request is refused (it would reach
-// the app as the new person carrying the previous person's app session) and
-// the expiry is sent again, so that it takes once the configuration is fixed.
-func (t *turn) staleNative() (Decision, bool) {
+// staleNative returns a native cookie that this session's creation expired
+// and that the browser still sends. The session replaced another person's
+// binding and expired the app's cookies; one of those very cookies coming
+// back means the browser refused the expiry (wrong Domain or Path in the
+// config). The request is refused (it would reach the app as the new person
+// carrying the previous person's app session) and the expiry is sent again,
+// so that it takes once the configuration is fixed.
+func (t *turn) staleNative() (NativeCookie, bool) {
 	for _, n := range t.p.NativeCookies {
 		for _, v := range cookie.Values(t.in.Cookies, n.Name) {
 			fp := cookie.Fingerprint(n.Name, v)
 			for _, s := range t.sess.Stale {
 				if s.Equal(fp) {
-					t.expireNatives([]NativeCookie{n})
-					return t.flushFailed(n, false), true
+					return n, true
 				}
 			}
 		}
 	}
-	return Decision{}, false
+	return NativeCookie{}, false
 }
 
 // isNavigation reports whether the request is a browser page load.

@@ -60,31 +60,34 @@ func findCredential(h Headers, creds []Credential) (string, Credential, bool) {
 
 // credential decides rows 1–2. A programmatic request skips the session
 // work, so it carries no browser session upstream: the service cookie is
-// stripped on every allow, and the app's native cookies are stripped here.
-func (t *turn) credential(ctx context.Context, cred string, det Credential) Decision {
-	t.stripNative = make(map[string]bool, len(t.p.NativeCookies))
-	for _, n := range t.p.NativeCookies {
-		t.stripNative[n.Name] = true
-	}
+// stripped on every allow, and so are the app's native cookies.
+func (t *turn) credential(ctx context.Context, cred string, det Credential) verdict {
+	v := t.validateCredential(ctx, cred, det)
+	v.stripNatives = true
+	return v
+}
+
+// validateCredential decides row 1 or 2 for cred.
+func (t *turn) validateCredential(ctx context.Context, cred string, det Credential) verdict {
 	if det.Mode == CredentialPassThrough {
 		return t.passThrough(ctx)
 	}
 	if t.e.tokens == nil || len(cred) > maxCredentialLen {
-		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+		return denied(StatusUnauthorized, ReasonAccessTokenInvalid)
 	}
 	tok, err := t.e.tokens.LookupAccessToken(ctx, cookie.HashString(cred))
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+		return denied(StatusUnauthorized, ReasonAccessTokenInvalid)
 	case err != nil:
-		return t.lookupFailed(err)
+		return failed(err)
 	case !tok.Valid(t.now):
-		return t.deny(StatusUnauthorized, ReasonAccessTokenInvalid)
+		return denied(StatusUnauthorized, ReasonAccessTokenInvalid)
 	}
-	if r, denied := profileDenied(tok.Profile); denied {
-		return t.deny(StatusForbidden, r)
+	if r, barred := profileDenied(tok.Profile); barred {
+		return denied(StatusForbidden, r)
 	}
-	return t.allow(ReasonAccessToken, tok.ProfileID)
+	return allowed(ReasonAccessToken, tok.ProfileID)
 }
 
 // passThrough decides row 1 for a credential the app validates. It skips
@@ -93,28 +96,28 @@ func (t *turn) credential(ctx context.Context, cred string, det Credential) Deci
 // row 10 (blocked, inactive) apply as for a browser, flush included. An
 // unknown person otherwise passes (the app judges its credential), without
 // a profile id and without registering anybody.
-func (t *turn) passThrough(ctx context.Context) Decision {
+func (t *turn) passThrough(ctx context.Context) verdict {
 	id, err := ParseIdentity(t.in.Headers, t.p)
 	switch {
 	case err != nil:
-		return t.identityInvalid(err)
+		return identityInvalid(err)
 	case !id.Present():
-		return t.allow(ReasonPassThrough, "")
+		return allowed(ReasonPassThrough, "")
 	}
 	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {
 			t.readServiceCookie()
-			return t.flushThen(ctx, ReasonIdentityUnknown, true)
+			return t.flushThen(ReasonIdentityUnknown, true)
 		}
-		return t.allow(ReasonPassThrough, "")
+		return allowed(ReasonPassThrough, "")
 	case err != nil:
-		return t.lookupFailed(err)
+		return failed(err)
 	}
-	if r, denied := profileDenied(prof); denied {
+	if r, barred := profileDenied(prof); barred {
 		t.readServiceCookie()
-		return t.flushDeny(ctx, StatusForbidden, r)
+		return t.flushDeny(r)
 	}
-	return t.allow(ReasonPassThrough, "")
+	return allowed(ReasonPassThrough, "")
 }

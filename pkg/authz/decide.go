@@ -1,10 +1,11 @@
 package authz
 
-// The decision table, row by row. Each row function names its outcome; the
-// stages it relies on live beside it: classify.go reads the request and the
-// stores, apply.go performs the store writes, render.go turns the outcome
-// into a Decision, flush.go and credential.go hold the flush and the
-// programmatic-credential rows.
+// The decision table (README, "The decision"), row by row. decide runs the
+// three stages: classify (this file and the reads in classify.go) names the
+// row and what must be written, apply (apply.go) writes it, render
+// (render.go) answers. Each row's condition is in classify or the row
+// function it calls; each answer's rendering is in render.go. The flush
+// rows are in flush.go, the programmatic-credential rows in credential.go.
 
 import (
 	"context"
@@ -30,6 +31,7 @@ type turn struct {
 	p   *Policy
 	in  *Input
 	now time.Time
+	id  Identity // the asserted identity, once row 3 passed
 
 	// The presented service cookie.
 	presented bool           // a cookie with the service's name was sent
@@ -40,23 +42,28 @@ type turn struct {
 	sess      Session
 	otherApp  bool // the token names a session of another app
 
-	// hopKey, when set, names the request shape of a cookie-changing hop
-	// for the loop guard; loopCookie is the cookie its error page names.
-	hopKey     string
-	loopCookie NativeCookie
-
+	// The Decision being rendered (render.go).
 	d Decision
 	// stripNative lists native cookies to remove from the upstream Cookie header.
 	stripNative map[string]bool
 }
 
-// decide walks the table top to bottom; the first matching row wins.
+// decide decides one request: the verdict first, then its writes, then the
+// answer.
 func (t *turn) decide(ctx context.Context) Decision {
+	v := t.classify(ctx)
+	v = t.apply(ctx, v)
+	return t.render(v)
+}
+
+// classify walks the table top to bottom; the first matching row wins. It
+// reads the request, the session and the profile, and writes nothing.
+func (t *turn) classify(ctx context.Context) verdict {
 	p := t.p
 
 	// Row 0: bypass paths skip all session work.
 	if Bypassed(t.in.Path, p.BypassPrefixes) {
-		return t.allow(ReasonBypass, "")
+		return allowed(ReasonBypass, "")
 	}
 
 	// Rows 1–2: programmatic credentials are never flushed or re-keyed.
@@ -67,14 +74,16 @@ func (t *turn) decide(ctx context.Context) Decision {
 	// Row 3: malformed or ambiguous identity.
 	id, err := ParseIdentity(t.in.Headers, p)
 	if err != nil {
-		return t.identityInvalid(err)
+		return identityInvalid(err)
 	}
+	t.id = id
 
 	t.readServiceCookie()
 	if err := t.loadSession(ctx); err != nil {
-		return t.lookupFailed(err)
+		return failed(err) // rows 6–7
 	}
 
+	// Rows 4–5: no identity.
 	if !id.Present() {
 		return t.missingIdentity(ctx)
 	}
@@ -82,63 +91,71 @@ func (t *turn) decide(ctx context.Context) Decision {
 	// Rows 6–8: resolve the profile.
 	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
 	if errors.Is(err, ErrNotFound) && p.AutoRegister {
-		prof, err = t.app.Profiles.RegisterProfile(ctx, id.Email, id.Name)
+		// Row 8: apply creates the profile and continues at resolved.
+		return verdict{register: true}
 	}
+	return t.resolved(prof, err)
+}
+
+// resolved decides rows 6–7 and 9–12 once the profile lookup, or row 8's
+// registration, has answered.
+func (t *turn) resolved(prof Profile, err error) verdict {
+	p := t.p
 	switch {
 	case errors.Is(err, ErrNotFound):
 		// Row 9: nobody we know. Whatever the browser was bound to is not
 		// this person, so it goes.
-		return t.flushThen(ctx, ReasonIdentityUnknown, p.OnUnknownIdentity == UnknownDeny)
+		return t.flushThen(ReasonIdentityUnknown, p.OnUnknownIdentity == UnknownDeny)
 	case err != nil:
-		return t.lookupFailed(err)
+		return failed(err) // rows 6–7
 	}
 
 	// Row 10: the profile may not use anything.
-	if r, denied := profileDenied(prof); denied {
-		return t.flushDeny(ctx, StatusForbidden, r)
+	if r, barred := profileDenied(prof); barred {
+		return t.flushDeny(r)
 	}
 
 	// Row 11: steady state.
-	if t.state == sessLive && t.sess.ProfileID == prof.ID && id.HasKey(p.IdentityKey, t.sess.IdentityKey) {
-		return t.steady(ctx, ReasonSessionMatch, prof.ID)
+	if t.state == sessLive && t.sess.ProfileID == prof.ID && t.id.HasKey(p.IdentityKey, t.sess.IdentityKey) {
+		return t.steady(ReasonSessionMatch, prof.ID)
 	}
 	// Row 12: bind the browser to this person.
-	return t.rekey(ctx, id, id.Key(p.IdentityKey), prof)
+	return t.rekey(prof)
 }
 
 // identityInvalid decides row 3 (and a policy that cannot complete a bare
 // user id).
-func (t *turn) identityInvalid(err error) Decision {
+func identityInvalid(err error) verdict {
 	if errors.Is(err, ErrNoEmailDomain) {
-		return t.deny(StatusServiceUnavailable, ReasonMisconfigured)
+		return unavailable(ReasonMisconfigured)
 	}
-	return t.deny(StatusBadRequest, ReasonIdentityMalformed)
+	return denied(StatusBadRequest, ReasonIdentityMalformed)
 }
 
 // missingIdentity decides rows 4–5.
-func (t *turn) missingIdentity(ctx context.Context) Decision {
+func (t *turn) missingIdentity(ctx context.Context) verdict {
 	p := t.p
 	if t.state == sessLive {
 		if p.OnMissingIdentity == MissingDeny {
-			return t.deny(StatusUnauthorized, ReasonIdentityMissing)
+			return denied(StatusUnauthorized, ReasonIdentityMissing)
 		}
 		// Row 4: the session's profile must still pass row 10.
 		prof, err := t.app.Profiles.LookupProfile(ctx, t.sess.Email)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// The profile is gone: the binding is worthless.
-			return t.flushThen(ctx, ReasonIdentityUnknown, false)
+			return t.flushThen(ReasonIdentityUnknown, false)
 		case err != nil:
-			return t.lookupFailed(err)
+			return failed(err)
 		}
-		if r, denied := profileDenied(prof); denied {
-			return t.flushDeny(ctx, StatusForbidden, r)
+		if r, barred := profileDenied(prof); barred {
+			return t.flushDeny(r)
 		}
 		if prof.ID != t.sess.ProfileID {
 			// The email now names another profile; never serve the old one.
-			return t.flushThen(ctx, ReasonAnonymous, false)
+			return t.flushThen(ReasonAnonymous, false)
 		}
-		return t.steady(ctx, ReasonSessionOnly, prof.ID)
+		return t.steady(ReasonSessionOnly, prof.ID)
 	}
 	// Row 5: nobody. Native cookies without a live binding belong to
 	// whoever used this browser before: they go, like a dead cookie.
@@ -147,91 +164,85 @@ func (t *turn) missingIdentity(ctx context.Context) Decision {
 		if p.OnMissingIdentity == MissingDeny {
 			reason = ReasonIdentityMissing
 		}
-		return t.flushThen(ctx, reason, p.OnMissingIdentity == MissingDeny)
+		return t.flushThen(reason, p.OnMissingIdentity == MissingDeny)
 	}
-	if t.presented {
-		t.expireServiceCookie()
-	}
+	v := allowed(ReasonAnonymous, "")
 	if p.OnMissingIdentity == MissingDeny {
-		return t.deny(StatusUnauthorized, ReasonIdentityMissing)
+		v = denied(StatusUnauthorized, ReasonIdentityMissing)
 	}
-	return t.allow(ReasonAnonymous, "")
+	v.expireService = t.presented // a dead cookie is expired
+	return t.deliver(v)
 }
 
 // steady decides row 11 (and the allow of row 4): allow with the session's
 // profile, renewing when due. Never a Set-Cookie otherwise.
-func (t *turn) steady(ctx context.Context, reason Reason, profileID string) Decision {
+func (t *turn) steady(reason Reason, profileID string) verdict {
 	p := t.p
-	if p.CookiesViaRedirect && !t.e.hops.empty() {
-		// The browser kept the cookie a hop gave it: hops sent to
-		// browsers that present nothing of their own start counting again.
-		k, _ := t.shapeKey("rekey", t.sess.IdentityKey, profileID, false)
-		t.e.hops.settle(k)
-	}
 	if len(t.sess.Stale) > 0 {
-		// This session replaced another person's binding and expired the
-		// app's cookies; one of those very cookies coming back means the
-		// browser refused the expiry (wrong Domain or Path in the config).
-		if d, failed := t.staleNative(); failed {
-			return d
+		// A cookie this session's creation expired came back: the loop
+		// guard's page, the expiry sent again (see staleNative).
+		if n, kept := t.staleNative(); kept {
+			return verdict{answer: answerFlushFailed, reason: ReasonFlushFailed,
+				expireNatives: []NativeCookie{n}, page: n, settle: p.CookiesViaRedirect}
 		}
 	}
+	v := allowed(reason, profileID)
+	// The browser kept the cookie a hop gave it: hops sent to browsers that
+	// present nothing of their own start counting again.
+	v.settle = p.CookiesViaRedirect
 	renewable := !p.CookiesViaRedirect || isNavigation(t.in)
-	if renewable && p.RenewAfter > 0 && t.now.Sub(t.sess.RenewedAt) >= p.RenewAfter && t.renew(ctx) {
-		if t.setServiceCookie(t.token) {
-			t.d.Renewed = true
-			if reason == ReasonSessionMatch {
-				reason = ReasonSessionRenewed
-			}
+	if renewable && p.RenewAfter > 0 && t.now.Sub(t.sess.RenewedAt) >= p.RenewAfter {
+		v.renew, v.token = true, t.token
+		if reason == ReasonSessionMatch {
+			v.reason = ReasonSessionRenewed
 		}
 	}
-	return t.allow(reason, profileID)
+	return t.deliver(v)
 }
 
 // rekey decides row 12: a new session for this profile replaces whatever
 // the browser presented; the app's native cookies go when the previous
 // binding was absent or another identity.
-func (t *turn) rekey(ctx context.Context, id Identity, key string, prof Profile) Decision {
-	reason := ReasonRekey
+func (t *turn) rekey(prof Profile) verdict {
+	p := t.p
+	v := verdict{reason: ReasonRekey}
 	if t.state == sessLive {
-		reason = ReasonIdentityChanged
+		v.reason = ReasonIdentityChanged
 	}
+	key := t.id.Key(p.IdentityKey)
 	natives := t.presentNatives()
-	// With native cookies to expire, the new session cookie must fit in the
-	// same response; if it does not, this hop only flushes and a later hop
-	// re-keys.
-	withSession := !t.overLimit(len(natives) + 1)
-	if !withSession {
-		natives = natives[:t.p.MaxSetCookies]
-	}
 	shape, bound := t.shapeKey("rekey", key, prof.ID, true)
-	t.hopKey = shape
-	if !withSession {
-		t.loopCookie = natives[0]
-		if d, stop := t.flushStore(ctx); stop {
-			return d
-		}
-		t.expireNatives(natives)
-		return t.hop(reason)
+	if t.overLimit(len(natives) + 1) {
+		// The new session cookie does not fit beside the native cookies to
+		// expire: this hop only flushes, and a later hop re-keys.
+		natives = natives[:p.MaxSetCookies]
+		v.answer, v.drop, v.expireNatives = answerFlushHop, t.hash, natives
+		v.guardOn(shape, natives[0], p.Cookie.Name)
+		return v
 	}
-	rec, d, failed := t.writeRekey(ctx, shape, bound, reason, id, key, prof, natives)
-	if failed {
-		return d
+	v.newSession, v.share, v.profileID = true, bound && p.LoopGuardWindow > 0, prof.ID
+	v.next = Session{
+		ProfileID:   prof.ID,
+		IdentityKey: key,
+		Email:       prof.Email,
+		App:         p.App,
+		CreatedAt:   t.now,
+		RenewedAt:   t.now,
+		ExpiresAt:   t.now.Add(p.SessionMaxAge),
+		Stale:       t.fingerprints(natives),
 	}
-	reason = rec.reason
-	c := t.p.Cookie
-	t.loopCookie = NativeCookie{Name: c.Name, Domain: c.Domain, Path: c.Path}
-	t.d.Rekeyed = true
-	if !t.setServiceCookie(rec.token) {
-		return t.deny(StatusInternalServerError, ReasonMisconfigured)
+	if v.next.Email == "" {
+		v.next.Email = t.id.Email
 	}
-	if len(natives) == 0 {
-		return t.allow(reason, prof.ID)
+	if t.token != "" && !t.otherApp { // another app's row is not ours to delete
+		v.replace = t.hash
 	}
-	t.expireNatives(natives)
-	if t.p.FlushMode == FlushInline {
-		return t.allow(reason, prof.ID)
+	c := p.Cookie
+	v.guardOn(shape, NativeCookie{Name: c.Name, Domain: c.Domain, Path: c.Path}, c.Name)
+	v.expireNatives = natives
+	if len(natives) > 0 && p.FlushMode != FlushInline {
+		v.answer = answerFlushHop
+		return v
 	}
-	t.d.ProfileID = prof.ID
-	return t.hop(reason)
+	return t.deliver(v)
 }

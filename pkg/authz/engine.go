@@ -146,8 +146,8 @@ func (e *Engine) Apps() []string {
 const DefaultReasonHeader = "x-extauthz-reason"
 
 // Denial builds a deny decision without an engine, shaped like the
-// engine's (cache-control, JSON body, content-type, the reason in
-// reasonHeader when non-empty). Front ends use it when a decision cannot be
+// engine's (cache-control, JSON body, content-type, Retry-After on a 503,
+// the reason in reasonHeader when non-empty). Front ends use it when a decision cannot be
 // rendered at all and they must fail closed on their own.
 func Denial(app string, status int, reason Reason, reasonHeader string) Decision {
 	if app == "" {
@@ -155,7 +155,9 @@ func Denial(app string, status int, reason Reason, reasonHeader string) Decision
 	}
 	p := Policy{App: app, ReasonHeader: reasonHeader, RetryAfter: 2 * time.Second}
 	t := turn{p: &p, in: &Input{}}
-	return t.deny(status, reason)
+	v := denied(status, reason)
+	v.retryAfter = status == StatusServiceUnavailable // a bare status is all a front end gives
+	return t.render(v)
 }
 
 // Decide runs the decision table (see doc.go) for one request. It never

@@ -2,43 +2,38 @@ package authz
 
 // The flush outcomes of rows 4, 5, 9 and 10 (see the README's "Flush").
 
-import (
-	"context"
-)
-
 // flushThen (row 9, and rows 4–5 when a binding turns out worthless) flushes
-// whatever the browser presents, then allows anonymously or
-// denies 401 with reason.
-func (t *turn) flushThen(ctx context.Context, reason Reason, deny bool) Decision {
+// whatever the browser presents, then allows anonymously or denies 401
+// with reason.
+func (t *turn) flushThen(reason Reason, deny bool) verdict {
 	natives := t.presentNatives()
-	if d, stop := t.flushStore(ctx); stop {
-		return d
-	}
-	t.expireServiceCookie()
+	v := verdict{reason: reason, drop: t.hash, expireService: t.presented}
 	if deny {
-		t.expireNatives(natives)
-		return t.deny(StatusUnauthorized, reason)
+		v.answer, v.status, v.expireNatives = answerDeny, StatusUnauthorized, natives
+		return v
 	}
-	if len(natives) > 0 {
-		t.hopKey, _ = t.shapeKey("flush", "", "", true)
-		t.loopCookie = natives[0]
+	if len(natives) == 0 {
+		return t.deliver(v)
 	}
-	if len(natives) > 0 && t.mustHop(natives) {
-		natives = t.fit(natives)
-		t.expireNatives(natives)
-		return t.hop(reason)
+	shape, _ := t.shapeKey("flush", "", "", true)
+	v.guardOn(shape, natives[0], t.p.Cookie.Name)
+	// The service cookie's expiry, when there is one, comes first.
+	lines := 0
+	if _, ok := t.serviceExpiry(); ok && v.expireService {
+		lines = 1
 	}
-	t.expireNatives(natives)
-	return t.allow(reason, "")
+	if t.p.FlushMode == FlushRedirect || t.overLimit(lines+len(natives)) {
+		v.answer, v.expireNatives = answerFlushHop, t.fit(lines, natives)
+		return v
+	}
+	v.expireNatives = natives
+	return t.deliver(v)
 }
 
-// flushDeny deletes the presented session and denies with every presented
-// cookie expired (row 10 and its row 4 twin).
-func (t *turn) flushDeny(ctx context.Context, status int, reason Reason) Decision {
-	if d, stop := t.flushStore(ctx); stop {
-		return d
-	}
-	t.expireServiceCookie()
-	t.expireNatives(t.presentNatives())
-	return t.deny(status, reason)
+// flushDeny deletes the presented session and denies 403 with every
+// presented cookie expired (row 10 and its row 4 twin).
+func (t *turn) flushDeny(reason Reason) verdict {
+	v := denied(StatusForbidden, reason)
+	v.drop, v.expireService, v.expireNatives = t.hash, t.presented, t.presentNatives()
+	return v
 }

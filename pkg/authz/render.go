@@ -1,7 +1,8 @@
 package authz
 
-// Render: the outcome becomes a Decision — status, headers, Set-Cookie,
-// body, the redirect hop and Retry-After.
+// Render: the final verdict becomes a Decision — status, headers,
+// Set-Cookie, body, the redirect hop and Retry-After. Nothing here decides
+// a row or writes to a store.
 
 import (
 	"html"
@@ -12,6 +13,45 @@ import (
 
 	"github.com/extauthz/extauthz/pkg/cookie"
 )
+
+// render turns v into the Decision.
+func (t *turn) render(v verdict) Decision {
+	if v.newSession {
+		t.d.Rekeyed = true
+		if !t.setServiceCookie(v.token) {
+			// The configured cookie attributes cannot make a Set-Cookie
+			// line (a policy that bypassed config validation): fail closed.
+			return t.deny(StatusInternalServerError, ReasonMisconfigured, false)
+		}
+	}
+	if v.renew {
+		if t.setServiceCookie(v.token) {
+			t.d.Renewed = true
+		} else {
+			v = v.withoutRenewal()
+		}
+	}
+	if v.expireService {
+		t.expireServiceCookie()
+	}
+	t.expireNatives(v.expireNatives)
+	if v.stripNatives {
+		t.stripAllNatives()
+	}
+	if v.dropCookies {
+		t.d.SetCookies = nil
+	}
+	t.d.ProfileID = v.profileID
+	switch v.answer {
+	case answerAllow:
+		return t.allow(v.reason)
+	case answerFlushFailed:
+		return t.flushFailed(v.page, v.refused)
+	case answerFlushHop, answerCookieHop:
+		return t.hop(v)
+	}
+	return t.deny(v.status, v.reason, v.retryAfter)
+}
 
 // flushFailed is the loop guard's page. refused says the browser did not
 // keep a cookie it was given (the service's own) rather than kept one it was
@@ -29,34 +69,32 @@ func (t *turn) flushFailed(n NativeCookie, refused bool) Decision {
 		"</code> (Domain=" + html.EscapeString(orDash(n.Domain)) + ", Path=" + html.EscapeString(orSlash(n.Path)) +
 		") " + what + "</p>\n"
 	t.respond("content-type", "text/html; charset=utf-8")
-	return t.deny(StatusInternalServerError, ReasonFlushFailed)
+	return t.deny(StatusInternalServerError, ReasonFlushFailed, false)
 }
 
-// hop ends a flush with a deny that carries the cookie changes: a 302 back to
-// the same URL for navigations, a 401 JSON for anything else.
-func (t *turn) hop(reason Reason) Decision {
-	t.d.Flushed = true
-	if _, ok := t.d.ResponseHeader("clear-site-data"); !ok {
-		t.respond("clear-site-data", `"cache", "storage"`)
+// hop denies with the cookie changes: a 302 back to the same URL for a page
+// load, a 401 JSON for anything else. A flush hop also clears the app's
+// storage; a hop the loop guard proved looping is the flush_failed page.
+func (t *turn) hop(v verdict) Decision {
+	body := `{"error":"identity_changed"}`
+	if v.answer == answerFlushHop {
+		t.d.Flushed = true
+		if _, ok := t.d.ResponseHeader("clear-site-data"); !ok {
+			t.respond("clear-site-data", `"cache", "storage"`)
+		}
+	} else {
+		body = `{"error":"` + string(v.reason) + `"}`
 	}
-	return t.redirect(reason, `{"error":"identity_changed"}`)
-}
-
-// redirect denies with the cookie changes planned so far: a 302 to the
-// same URL for a page load, a 401 with body otherwise.
-func (t *turn) redirect(reason Reason, body string) Decision {
 	if isNavigation(t.in) {
-		// A browser follows a 302 at once: the same shape coming back more
-		// than MaxHops times means it keeps refusing what the hop carries.
-		if t.hopKey != "" && t.e.hops.hop(t.hopKey) > MaxHops {
-			return t.flushFailed(t.loopCookie, t.loopCookie.Name == t.p.Cookie.Name)
+		if v.loop {
+			return t.flushFailed(v.page, v.refused)
 		}
 		t.respond("location", sameURL(t.in.Path))
-		return t.deny(StatusFound, reason)
+		return t.deny(StatusFound, v.reason, false)
 	}
 	t.d.Body = body
 	t.respond("content-type", "application/json")
-	return t.deny(StatusUnauthorized, reason)
+	return t.deny(StatusUnauthorized, v.reason, false)
 }
 
 // sameURL returns a safe relative Location for the request target.
@@ -91,14 +129,21 @@ func (t *turn) expireServiceCookie() {
 	if !t.presented {
 		return
 	}
-	c := t.p.Cookie
-	if v, err := (cookie.SetCookie{
-		Name: c.Name, Domain: c.Domain, Path: c.Path, Expire: true,
-		Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
-	}).String(); err == nil {
+	if v, ok := t.serviceExpiry(); ok {
 		t.d.SetCookies = append(t.d.SetCookies, v)
 	}
 	t.d.Flushed = true
+}
+
+// serviceExpiry is the Set-Cookie line that expires the service cookie;
+// false when the configured attributes cannot make one.
+func (t *turn) serviceExpiry() (string, bool) {
+	c := t.p.Cookie
+	v, err := cookie.SetCookie{
+		Name: c.Name, Domain: c.Domain, Path: c.Path, Expire: true,
+		Secure: c.Secure, HttpOnly: true, SameSite: c.SameSite,
+	}.String()
+	return v, err == nil
 }
 
 // expireNatives expires each native cookie with its exact Domain and Path
@@ -132,41 +177,28 @@ func (t *turn) respond(name, value string) {
 	t.d.ResponseHeaders = append(t.d.ResponseHeaders, Header{Name: name, Value: value})
 }
 
-// allow finishes an allowing decision.
-func (t *turn) allow(reason Reason, profileID string) Decision {
-	if t.p.CookiesViaRedirect && len(t.d.SetCookies) > 0 {
-		if d, hopped := t.cookiesViaRedirect(reason, profileID); hopped {
-			return d
-		}
+// stripAllNatives strips every native cookie from the upstream Cookie
+// header.
+func (t *turn) stripAllNatives() {
+	if t.stripNative == nil {
+		t.stripNative = make(map[string]bool, len(t.p.NativeCookies))
 	}
-	t.d.Allow, t.d.Status, t.d.Reason, t.d.ProfileID = true, StatusOK, reason, profileID
+	for _, n := range t.p.NativeCookies {
+		t.stripNative[n.Name] = true
+	}
+}
+
+// allow finishes an allowing decision.
+func (t *turn) allow(reason Reason) Decision {
+	t.d.Allow, t.d.Status, t.d.Reason = true, StatusOK, reason
 	return t.finish()
 }
 
-// cookiesViaRedirect reshapes an allow that carries Set-Cookie lines for a
-// front end that drops them on allowed checks. Expiries of a binding that is
-// already dead server-side are simply dropped; a new or renewed session, or
-// app cookies to expire, travel on a deny hop. A browser that refuses a new
-// session cookie comes back with the same request shape: the hop count of
-// that shape (see MaxHops) ends it on the 500 page. A renewal cannot loop:
-// the browser still holds the live token, whose renewal is then not due.
-func (t *turn) cookiesViaRedirect(reason Reason, profileID string) (Decision, bool) {
-	if !t.d.Rekeyed && !t.d.Renewed && len(t.stripNative) == 0 {
-		t.d.SetCookies = nil
-		return Decision{}, false
-	}
-	t.d.ProfileID = profileID
-	if len(t.stripNative) > 0 {
-		return t.hop(reason), true // a flush: the app's storage goes too
-	}
-	return t.redirect(reason, `{"error":"`+string(reason)+`"}`), true
-}
-
-// deny finishes a denying decision.
-func (t *turn) deny(status int, reason Reason) Decision {
+// deny finishes a denying decision; retryAfter adds Retry-After.
+func (t *turn) deny(status int, reason Reason, retryAfter bool) Decision {
 	t.d.Allow, t.d.Status, t.d.Reason = false, status, reason
 	t.respond("cache-control", "no-store")
-	if status == StatusServiceUnavailable {
+	if retryAfter {
 		t.respond("retry-after", strconv.Itoa(int(max(t.p.RetryAfter, time.Second)/time.Second)))
 	}
 	if t.d.Body == "" && status != StatusFound {
