@@ -29,6 +29,7 @@ import (
 	"github.com/extauthz/extauthz/pkg/metrics"
 	"github.com/extauthz/extauthz/pkg/ops"
 	"github.com/extauthz/extauthz/pkg/profile"
+	"github.com/extauthz/extauthz/pkg/ratelimit"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
 )
 
@@ -83,6 +84,8 @@ type service struct {
 	closers []func()
 	caches  *caches    // cache.go
 	warmth  poolWarmth // warm.go
+	// registrations bounds auto_register per replica (nil: no bound).
+	registrations *ratelimit.Bucket
 }
 
 // newService wires stores, caches, metrics and the decision engine.
@@ -92,6 +95,11 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		return nil, err
 	}
 	s := &service{cfg: cfg, log: log, stores: st, reg: prometheus.NewRegistry()}
+	if cfg.AutoRegisterRate > 0 {
+		// One bucket per replica, shared by every app: they draw on the same
+		// databases and the same connections.
+		s.registrations = ratelimit.NewBucket(cfg.AutoRegisterRate, cfg.AutoRegisterBurst, nil)
+	}
 	policies := cfg.Policies()
 	names := make([]string, len(policies))
 	for i, p := range policies {
@@ -153,7 +161,19 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 
 // profileSource returns the measured profile source of app: the built-in
 // store, or the app's own database through its operator-supplied query.
-func (s *service) profileSource(_ context.Context, app string) (authz.ProfileSource, error) {
+func (s *service) profileSource(ctx context.Context, app string) (authz.ProfileSource, error) {
+	src, err := s.measuredSource(ctx, app)
+	if err != nil || s.registrations == nil {
+		return src, err
+	}
+	// Outermost: a registration over the replica's rate asks nothing of
+	// the caches or the store.
+	return ratelimit.Registrations{Next: src, Bucket: s.registrations}, nil
+}
+
+// measuredSource is app's profile source with its metrics (and, for the
+// built-in store, its cache).
+func (s *service) measuredSource(_ context.Context, app string) (authz.ProfileSource, error) {
 	src := s.cfg.AppSource(app)
 	if src.Kind != config.SourceSQL {
 		return s.caches.profiles(metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}), nil

@@ -314,6 +314,23 @@ func TestDecisionTable(t *testing.T) {
 			},
 		},
 		{
+			name:   "row 8: a registration over the replica's rate: 429 with Retry-After, nothing written",
+			policy: func(p *authz.Policy) { p.AutoRegister = true },
+			setup: func(h *harness) authz.Input {
+				h.profiles.RegisterErr = fmt.Errorf("profile: register: %w", authz.ErrRateLimited)
+				return req(email("new@example.com"), sessCookie(h.bind(1, alice)))
+			},
+			want: want{status: 429, reason: authz.ReasonRegistrationLimited, noCookies: true},
+			check: func(t *testing.T, h *harness, d authz.Decision) {
+				if v, _ := d.ResponseHeader("retry-after"); v == "" {
+					t.Error("429 without Retry-After")
+				}
+				if !h.sessions.Has(testToken(1).Hash()) {
+					t.Error("a refused registration flushed the browser's session")
+				}
+			},
+		},
+		{
 			name:  "row 9: unknown email, no cookie: anonymous",
 			setup: func(h *harness) authz.Input { return req(email("stranger@example.com")) },
 			want:  want{allow: true, status: 200, reason: authz.ReasonIdentityUnknown, noCookies: true},

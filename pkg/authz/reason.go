@@ -27,6 +27,9 @@ const (
 	ReasonFlushFailed        Reason = "flush_failed"
 	ReasonMisconfigured      Reason = "misconfigured"
 	ReasonRequestInvalid     Reason = "request_invalid"
+	// ReasonRegistrationLimited: row 8 refused by the replica's
+	// registration rate (auto_register_rate): 429 with Retry-After.
+	ReasonRegistrationLimited Reason = "registration_limited"
 )
 
 // Reasons lists every reason, for metric pre-registration and tests.
@@ -36,5 +39,5 @@ var Reasons = []Reason{
 	ReasonLookupUnavailable, ReasonLookupError, ReasonIdentityUnknown,
 	ReasonProfileBlocked, ReasonProfileInactive, ReasonSessionMatch, ReasonSessionRenewed,
 	ReasonRekey, ReasonIdentityChanged, ReasonFlushFailed, ReasonMisconfigured,
-	ReasonRequestInvalid,
+	ReasonRequestInvalid, ReasonRegistrationLimited,
 }

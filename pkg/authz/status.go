@@ -8,6 +8,7 @@ const (
 	StatusBadRequest          = 400
 	StatusUnauthorized        = 401
 	StatusForbidden           = 403
+	StatusTooManyRequests     = 429 // a registration over auto_register_rate
 	StatusInternalServerError = 500
 	StatusServiceUnavailable  = 503
 )

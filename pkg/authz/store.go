@@ -24,6 +24,11 @@ var (
 // IsTransient reports whether err is a transient store failure.
 func IsTransient(err error) bool { return errors.Is(err, ErrUnavailable) }
 
+// ErrRateLimited: the store was not asked, because this replica's rate for
+// the operation (auto_register_rate) is used up. Neither an outage nor a
+// failure: the caller is told to come back (429 with Retry-After).
+var ErrRateLimited = errors.New("rate limited")
+
 // Profile is a user record resolved from an asserted identity.
 type Profile struct {
 	ID       string

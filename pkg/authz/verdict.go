@@ -4,7 +4,11 @@ package authz
 // rendered. classify (decide.go) makes it, apply (apply.go) performs the
 // writes it names, render (render.go) turns it into a Decision.
 
-import "github.com/extauthz/extauthz/pkg/cookie"
+import (
+	"errors"
+
+	"github.com/extauthz/extauthz/pkg/cookie"
+)
 
 // answer is how a verdict answers the front end.
 type answer uint8
@@ -80,8 +84,13 @@ func unavailable(reason Reason) verdict {
 }
 
 // failed is rows 6–7: a store failed. Nothing is written, flushed or set,
-// whatever the row that was reached had planned.
+// whatever the row that was reached had planned. A registration refused by
+// the replica's rate (ErrRateLimited) is the same but for its answer: 429
+// registration_limited, never a 503, since nothing is down.
 func failed(err error) verdict {
+	if errors.Is(err, ErrRateLimited) {
+		return verdict{answer: answerDeny, status: StatusTooManyRequests, reason: ReasonRegistrationLimited, retryAfter: true}
+	}
 	if IsTransient(err) {
 		return unavailable(ReasonLookupUnavailable)
 	}

@@ -65,6 +65,12 @@ type Config struct {
 	// MaxSessionsPerProfile caps the live sessions one profile holds for
 	// one app; creating one more revokes the oldest. 0: no cap.
 	MaxSessionsPerProfile int `yaml:"max_sessions_per_profile"`
+	// AutoRegisterRate bounds the registrations (auto_register) one replica
+	// asks of a profile source, per second, with AutoRegisterBurst at once;
+	// over it the request gets 429 registration_limited with Retry-After.
+	// 0: no bound.
+	AutoRegisterRate  float64 `yaml:"auto_register_rate"`
+	AutoRegisterBurst int     `yaml:"auto_register_burst"`
 	// CacheSize bounds each in-process cache (profiles, sessions, access
 	// tokens) in entries; 0 turns the caches off.
 	CacheSize int `yaml:"cache_size"`
@@ -328,6 +334,8 @@ func Default() Config {
 		ShutdownTimeout:       15 * time.Second,
 		ShutdownDelay:         5 * time.Second,
 		MaxSessionsPerProfile: 50,
+		AutoRegisterRate:      100,
+		AutoRegisterBurst:     200,
 		GRPCCodec:             GRPCCodecWire,
 		CacheSize:             100_000,
 		CacheTTL:              30 * time.Second,

@@ -72,6 +72,12 @@ func (c Config) validateServer(p *problems) {
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
 	notNegative(p, "shutdown_delay", c.ShutdownDelay)
+	if r := c.AutoRegisterRate; math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
+		p.add("auto_register_rate", "must be 0 (no bound) or a positive number per second, got %v", r)
+	}
+	if c.AutoRegisterRate > 0 && c.AutoRegisterBurst < 1 {
+		p.add("auto_register_burst", "must be at least 1 with auto_register_rate set, got %d", c.AutoRegisterBurst)
+	}
 	if c.MaxSessionsPerProfile < 0 {
 		p.add("max_sessions_per_profile", "must be 0 (no cap) or more, got %d", c.MaxSessionsPerProfile)
 	}

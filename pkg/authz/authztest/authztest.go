@@ -29,6 +29,8 @@ type Profiles struct {
 
 	registered int
 	returned   map[string]bool
+	// RegisterErr, when set, fails every RegisterProfile (lookups unaffected).
+	RegisterErr error
 }
 
 // NewProfiles returns a source holding ps.
@@ -68,6 +70,9 @@ func (f *Profiles) RegisterProfile(_ context.Context, email, name string) (authz
 	defer f.mu.Unlock()
 	if err := f.fail(email); err != nil {
 		return authz.Profile{}, err
+	}
+	if f.RegisterErr != nil {
+		return authz.Profile{}, f.RegisterErr
 	}
 	p, ok := f.ByEmail[email]
 	if !ok {

@@ -1,0 +1,76 @@
+// Package ratelimit bounds how fast a replica asks a store to do expensive
+// work on behalf of people it does not know yet: registrations of
+// auto_register. A token bucket per replica; over it the store is not
+// asked and the decision answers 429 with Retry-After (authz.ErrRateLimited),
+// so that a flood of new identities costs neither connections nor the
+// lookups of everybody else.
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+)
+
+// Bucket is a token bucket: rate tokens a second, at most burst at once. It
+// is safe for concurrent use.
+type Bucket struct {
+	rate  float64
+	burst float64
+	now   func() time.Time
+
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+// NewBucket returns a full bucket. now may be nil (time.Now).
+func NewBucket(rate float64, burst int, now func() time.Time) *Bucket {
+	if now == nil {
+		now = time.Now
+	}
+	b := float64(max(burst, 1))
+	return &Bucket{rate: rate, burst: b, now: now, tokens: b, last: now()}
+}
+
+// Allow takes a token if there is one.
+func (b *Bucket) Allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := b.now()
+	if d := t.Sub(b.last); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.rate)
+		b.last = t
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Registrations is a profile source whose RegisterProfile draws from a
+// bucket; lookups pass through untouched.
+type Registrations struct {
+	Next   authz.ProfileSource
+	Bucket *Bucket
+}
+
+var _ authz.ProfileSource = Registrations{}
+
+// LookupProfile implements authz.ProfileSource.
+func (r Registrations) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
+	return r.Next.LookupProfile(ctx, email)
+}
+
+// RegisterProfile implements authz.ProfileSource: authz.ErrRateLimited
+// when the bucket is empty.
+func (r Registrations) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+	if !r.Bucket.Allow() {
+		return authz.Profile{}, fmt.Errorf("profile: register: %w", authz.ErrRateLimited)
+	}
+	return r.Next.RegisterProfile(ctx, email, name)
+}
