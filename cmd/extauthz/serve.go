@@ -86,6 +86,7 @@ type service struct {
 	warmth  poolWarmth // warm.go
 	// registrations bounds auto_register per replica (nil: no bound).
 	registrations *ratelimit.Bucket
+	registering   chan struct{} // registrations in flight (nil: no bound)
 }
 
 // newService wires stores, caches, metrics and the decision engine.
@@ -100,6 +101,7 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 		// databases and the same connections.
 		s.registrations = ratelimit.NewBucket(cfg.AutoRegisterRate, cfg.AutoRegisterBurst, nil)
 	}
+	s.registering = ratelimit.NewSlots(cfg.AutoRegisterConcurrency)
 	policies := cfg.Policies()
 	names := make([]string, len(policies))
 	for i, p := range policies {
@@ -163,12 +165,12 @@ func newService(ctx context.Context, cfg config.Config, log *slog.Logger) (*serv
 // store, or the app's own database through its operator-supplied query.
 func (s *service) profileSource(ctx context.Context, app string) (authz.ProfileSource, error) {
 	src, err := s.measuredSource(ctx, app)
-	if err != nil || s.registrations == nil {
+	if err != nil || (s.registrations == nil && s.registering == nil) {
 		return src, err
 	}
-	// Outermost: a registration over the replica's rate asks nothing of
-	// the caches or the store.
-	return ratelimit.Registrations{Next: src, Bucket: s.registrations}, nil
+	// Outermost: a registration over the replica's rate or concurrency
+	// asks nothing of the caches or the store.
+	return ratelimit.Registrations{Next: src, Bucket: s.registrations, InFlight: s.registering}, nil
 }
 
 // measuredSource is app's profile source with its metrics (and, for the

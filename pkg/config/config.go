@@ -71,6 +71,10 @@ type Config struct {
 	// 0: no bound.
 	AutoRegisterRate  float64 `yaml:"auto_register_rate"`
 	AutoRegisterBurst int     `yaml:"auto_register_burst"`
+	// AutoRegisterConcurrency bounds the registrations one replica has in
+	// flight at once, so that a burst of them cannot hold every pool
+	// connection; over it, 429 as well. 0: no bound.
+	AutoRegisterConcurrency int `yaml:"auto_register_concurrency"`
 	// CacheSize bounds each in-process cache (profiles, sessions, access
 	// tokens) in entries; 0 turns the caches off.
 	CacheSize int `yaml:"cache_size"`
@@ -325,22 +329,23 @@ type SeedProfile struct {
 func Default() Config {
 	p := authz.DefaultPolicy(authz.DefaultApp)
 	return Config{
-		GRPCAddr:              ":9191",
-		HTTPAddr:              ":9090",
-		DatabaseMaxConns:      20,
-		DatabaseMinConns:      4,
-		LookupTimeout:         150 * time.Millisecond,
-		EnvoyTimeout:          200 * time.Millisecond,
-		ShutdownTimeout:       15 * time.Second,
-		ShutdownDelay:         5 * time.Second,
-		MaxSessionsPerProfile: 50,
-		AutoRegisterRate:      100,
-		AutoRegisterBurst:     200,
-		GRPCCodec:             GRPCCodecWire,
-		CacheSize:             100_000,
-		CacheTTL:              30 * time.Second,
-		NegativeCacheTTL:      2 * time.Second,
-		ChangeFeed:            true,
+		GRPCAddr:                ":9191",
+		HTTPAddr:                ":9090",
+		DatabaseMaxConns:        20,
+		DatabaseMinConns:        4,
+		LookupTimeout:           150 * time.Millisecond,
+		EnvoyTimeout:            200 * time.Millisecond,
+		ShutdownTimeout:         15 * time.Second,
+		ShutdownDelay:           5 * time.Second,
+		MaxSessionsPerProfile:   50,
+		AutoRegisterRate:        100,
+		AutoRegisterBurst:       200,
+		AutoRegisterConcurrency: 4,
+		GRPCCodec:               GRPCCodecWire,
+		CacheSize:               100_000,
+		CacheTTL:                30 * time.Second,
+		NegativeCacheTTL:        2 * time.Second,
+		ChangeFeed:              true,
 		HTTPCheck: HTTPCheck{
 			Nginx:   Origin{MethodHeader: "X-Original-Method", URIHeader: "X-Original-URI", ProtoHeader: "X-Forwarded-Proto"},
 			Forward: Origin{MethodHeader: "X-Forwarded-Method", URIHeader: "X-Forwarded-Uri", HostHeader: "X-Forwarded-Host", ProtoHeader: "X-Forwarded-Proto"},

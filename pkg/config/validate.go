@@ -78,6 +78,9 @@ func (c Config) validateServer(p *problems) {
 	if c.AutoRegisterRate > 0 && c.AutoRegisterBurst < 1 {
 		p.add("auto_register_burst", "must be at least 1 with auto_register_rate set, got %d", c.AutoRegisterBurst)
 	}
+	if c.AutoRegisterConcurrency < 0 {
+		p.add("auto_register_concurrency", "must be 0 (no bound) or more, got %d", c.AutoRegisterConcurrency)
+	}
 	if c.MaxSessionsPerProfile < 0 {
 		p.add("max_sessions_per_profile", "must be 0 (no cap) or more, got %d", c.MaxSessionsPerProfile)
 	}

@@ -53,10 +53,24 @@ func (b *Bucket) Allow() bool {
 }
 
 // Registrations is a profile source whose RegisterProfile draws from a
-// bucket; lookups pass through untouched.
+// bucket and, with InFlight, takes one of a fixed number of slots for as
+// long as the store works on it; lookups pass through untouched. The slots
+// keep a burst of registrations from holding every pool connection while
+// the lookups of people already known wait for one.
 type Registrations struct {
 	Next   authz.ProfileSource
-	Bucket *Bucket
+	Bucket *Bucket // nil: no rate
+	// InFlight bounds concurrent registrations (nil: no bound); make it
+	// with NewSlots.
+	InFlight chan struct{}
+}
+
+// NewSlots returns n slots for Registrations.InFlight (nil for n <= 0).
+func NewSlots(n int) chan struct{} {
+	if n <= 0 {
+		return nil
+	}
+	return make(chan struct{}, n)
 }
 
 var _ authz.ProfileSource = Registrations{}
@@ -69,7 +83,15 @@ func (r Registrations) LookupProfile(ctx context.Context, email string) (authz.P
 // RegisterProfile implements authz.ProfileSource: authz.ErrRateLimited
 // when the bucket is empty.
 func (r Registrations) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
-	if !r.Bucket.Allow() {
+	if r.InFlight != nil {
+		select {
+		case r.InFlight <- struct{}{}:
+			defer func() { <-r.InFlight }()
+		default:
+			return authz.Profile{}, fmt.Errorf("profile: register: %d in flight: %w", cap(r.InFlight), authz.ErrRateLimited)
+		}
+	}
+	if r.Bucket != nil && !r.Bucket.Allow() {
 		return authz.Profile{}, fmt.Errorf("profile: register: %w", authz.ErrRateLimited)
 	}
 	return r.Next.RegisterProfile(ctx, email, name)

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,14 +43,20 @@ func TestBucket(t *testing.T) {
 	}
 }
 
-type source struct{ registered int }
+type source struct {
+	registered atomic.Int64
+	hold       chan struct{} // when set, RegisterProfile waits on it
+}
 
 func (s *source) LookupProfile(context.Context, string) (authz.Profile, error) {
 	return authz.Profile{}, authz.ErrNotFound
 }
 
 func (s *source) RegisterProfile(_ context.Context, email, _ string) (authz.Profile, error) {
-	s.registered++
+	if s.hold != nil {
+		<-s.hold
+	}
+	s.registered.Add(1)
 	return authz.Profile{ID: "id-" + email, Email: email, Active: true}, nil
 }
 
@@ -67,10 +74,35 @@ func TestRegistrationsOverTheRateAreNotSentToTheStore(t *testing.T) {
 			t.Fatalf("registration %d: %v, want ErrRateLimited", i+1, err)
 		}
 	}
-	if s.registered != 2 {
-		t.Fatalf("the store registered %d, want 2", s.registered)
+	if n := s.registered.Load(); n != 2 {
+		t.Fatalf("the store registered %d, want 2", n)
 	}
 	if _, err := r.LookupProfile(ctx, "x@example.com"); !errors.Is(err, authz.ErrNotFound) {
 		t.Fatalf("lookups pass through: %v", err)
+	}
+}
+
+func TestRegistrationsInFlight(t *testing.T) {
+	s := &source{hold: make(chan struct{})}
+	r := Registrations{Next: s, InFlight: NewSlots(2)}
+	ctx := context.Background()
+	done := make(chan error, 2)
+	for range 2 {
+		go func() { _, err := r.RegisterProfile(ctx, "a@example.com", ""); done <- err }()
+	}
+	for len(r.InFlight) < 2 { // both slots taken by the held registrations
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := r.RegisterProfile(ctx, "b@example.com", ""); !errors.Is(err, authz.ErrRateLimited) {
+		t.Fatalf("a third registration with two in flight: %v, want ErrRateLimited", err)
+	}
+	close(s.hold)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.RegisterProfile(ctx, "c@example.com", ""); err != nil {
+		t.Fatalf("a slot freed: %v", err)
 	}
 }
