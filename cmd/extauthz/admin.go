@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"text/tabwriter"
 	"time"
 
+	"github.com/extauthz/extauthz/internal/server"
 	"github.com/extauthz/extauthz/pkg/admin"
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
-	"github.com/extauthz/extauthz/pkg/store/migrations"
 )
 
 // opTimeout bounds one operator command's database work.
@@ -23,7 +22,7 @@ const opTimeout = 30 * time.Second
 type adminEnv struct {
 	cfg    config.Config
 	log    *slog.Logger
-	stores *stores
+	stores *server.Stores
 }
 
 // openAdmin parses flags (extra registers the command's own) and opens the
@@ -33,8 +32,11 @@ func openAdmin(ctx context.Context, name string, args []string, getenv func(stri
 	if err != nil {
 		return nil, err
 	}
-	log := newLogger(cfg.Log, stderr)
-	st, err := requireDatabase(ctx, cfg, log)
+	if cfg.DatabaseURL == "" {
+		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
+	}
+	log := server.NewLogger(cfg.Log, stderr)
+	st, err := server.OpenOperator(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -49,12 +51,9 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	defer env.stores.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := migrations.Migrate(ctx, env.stores.pool); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	v, err := migrations.Version(ctx, env.stores.pool)
+	v, err := env.stores.Migrate(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate: reading version: %w", err)
+		return fmt.Errorf("migrate: %w", err)
 	}
 	fmt.Fprintf(stdout, "schema at version %d\n", v)
 	return nil
@@ -62,7 +61,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 
 // service returns the operator's rules over the opened stores.
 func (env *adminEnv) service() *admin.Service {
-	return admin.NewService(env.stores.profiles, env.stores.sessions, env.stores.tokens)
+	return env.stores.Admin()
 }
 
 // opError turns an error of the admin rules into the command's error: a
@@ -145,7 +144,7 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 		if err != nil {
 			return opError(cmd, err)
 		}
-		return printProfiles(stdout, list)
+		return admin.WriteProfiles(stdout, list)
 	}
 	ref, err := emailRef(f.email)
 	if err != nil {
@@ -169,15 +168,6 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 	p := c.Profile
 	fmt.Fprintf(stdout, "%s\t%s\tactive=%t\tblocked=%t\tdeleted=%t\n", p.ID, p.Email, p.Active, p.Blocked, p.Deleted)
 	return nil
-}
-
-func printProfiles(stdout io.Writer, list []authz.Profile) error {
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tEMAIL\tNAME\tACTIVE\tBLOCKED\tDELETED")
-	for _, p := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%t\t%t\n", p.ID, p.Email, p.Name, p.Active, p.Blocked, p.Deleted)
-	}
-	return w.Flush()
 }
 
 func sessionCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -213,13 +203,7 @@ func sessionCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return opError("session list", err)
 	}
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HASH (PREFIX)\tAPP\tCREATED\tRENEWED\tEXPIRES")
-	for _, s := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", s.Hash.String()[:16], s.App,
-			s.CreatedAt.UTC().Format(time.RFC3339), s.RenewedAt.UTC().Format(time.RFC3339), s.ExpiresAt.UTC().Format(time.RFC3339))
-	}
-	return w.Flush()
+	return admin.WriteSessions(stdout, list)
 }
 
 // tokenFlags are the flags of the token verbs.
@@ -274,7 +258,7 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return opError(cmd, err)
 		}
-		return printTokens(stdout, list)
+		return admin.WriteTokens(stdout, list)
 	}
 	var until time.Time
 	if f.expires != "" {
@@ -290,17 +274,4 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout, issued.Token) // shown once; only its hash is stored
 	return nil
-}
-
-func printTokens(stdout io.Writer, list []authz.AccessToken) error {
-	w := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "HASH (PREFIX)\tNAME\tCREATED\tEXPIRES\tREVOKED")
-	for _, t := range list {
-		exp := "never"
-		if !t.ExpiresAt.IsZero() {
-			exp = t.ExpiresAt.Format(time.RFC3339)
-		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%t\n", t.Hash.String()[:16], t.Name, t.CreatedAt.Format(time.RFC3339), exp, t.Revoked)
-	}
-	return w.Flush()
 }

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
+	"github.com/extauthz/extauthz/internal/server"
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/explain"
 )
@@ -17,26 +17,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ", ") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// newExplainer explains decisions over the service's own stores and
-// policies, without writing to them (pkg/explain). `extauthz check` and the
-// admin API's Explain both use it.
-func (s *service) newExplainer(ctx context.Context) (*explain.Explainer, error) {
-	apps := make([]authz.App, 0)
-	for _, p := range s.cfg.Policies() {
-		src, err := s.profileSource(ctx, p.App)
-		if err != nil {
-			return nil, err
-		}
-		apps = append(apps, authz.App{Policy: p, Profiles: src})
-	}
-	return explain.New(explain.Config{
-		Apps:          apps,
-		Sessions:      s.stores.sessions,
-		Tokens:        s.stores.tokens,
-		LookupTimeout: 5 * time.Second,
-	})
-}
 
 // checkCmd explains the decision for a request described on the command
 // line, against the configured stores, without writing to them.
@@ -57,12 +37,11 @@ func checkCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg.Migrate = false
-	log := newLogger(cfg.Log, io.Discard)
-	svc, err := newService(ctx, cfg, log)
+	srv, err := server.New(ctx, cfg, server.Options{Version: version})
 	if err != nil {
 		return err
 	}
-	defer svc.Close()
+	defer srv.Close()
 
 	for _, h := range headers {
 		name, value, ok := strings.Cut(h, ":")
@@ -72,11 +51,7 @@ func checkCmd(ctx context.Context, args []string, getenv func(string) string, st
 		req.Headers = append(req.Headers, authz.Header{Name: name, Value: value})
 	}
 	req.Cookies = cookies
-	ex, err := svc.newExplainer(ctx)
-	if err != nil {
-		return err
-	}
-	res, err := ex.Explain(ctx, req)
+	res, err := srv.Explainer().Explain(ctx, req)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -164,7 +164,7 @@ func NormalizeEmail(s string) (string, error) {
 	if at <= 0 || at > maxLocalLen || at == len(s)-1 {
 		return "", ErrIdentityMalformed
 	}
-	local := lowerASCII(s[:at])
+	local := LowerASCII(s[:at])
 	if !validLocal(local) {
 		return "", ErrIdentityMalformed
 	}
@@ -177,22 +177,6 @@ func NormalizeEmail(s string) (string, error) {
 		return "", ErrIdentityMalformed
 	}
 	return e, nil
-}
-
-// lowerASCII lower-cases ASCII letters only.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if c := b[j]; c >= 'A' && c <= 'Z' {
-					b[j] = c + ('a' - 'A')
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // canonicalDomain returns the canonical form of an email's domain: ASCII
@@ -209,7 +193,7 @@ func canonicalDomain(d string) (string, bool) {
 		}
 	}
 	if ascii {
-		d = lowerASCII(d)
+		d = LowerASCII(d)
 		if !strings.HasPrefix(d, "xn--") && !strings.Contains(d, ".xn--") {
 			return d, validDomain(d)
 		}

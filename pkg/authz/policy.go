@@ -155,7 +155,7 @@ func DefaultPolicy(name string) Policy {
 		OnMissingIdentity: MissingSession,
 		OnUnknownIdentity: UnknownAnonymous,
 		ProfileHeader:     "x-profile-id",
-		ReasonHeader:      "x-extauthz-reason",
+		ReasonHeader:      DefaultReasonHeader,
 		Cookie: CookieSpec{
 			Name:     "extauthz_session",
 			Path:     "/",

@@ -16,7 +16,7 @@ import (
 // same bytes' meaning (proto.Equal after unmarshalling).
 func EncodeDecision(d authz.Decision, o Options) []byte {
 	if !safeDecision(&d) {
-		d = unsafeDecision(d)
+		d = authz.Unrenderable(d, safeName)
 	}
 	e := encoder{d: &d, o: o}
 	// The response is status plus one of ok_response or denied_response;

@@ -9,7 +9,6 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/extauthz/extauthz/pkg/authz"
-	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
 // Errors returned by ToInput. The server answers both with a 400
@@ -45,7 +44,7 @@ func (o Options) ToInput(req *authv3.CheckRequest) (authz.Input, error) {
 	}
 	mp := hr.GetHeaders()
 	hm := hr.GetHeaderMap().GetHeaders()
-	if len(mp)+len(hm) > o.maxHeaders() {
+	if len(mp)+len(hm) > o.limits().MaxCount() {
 		return authz.Input{}, ErrTooManyHeaders
 	}
 	if len(mp) > 0 {
@@ -113,12 +112,46 @@ type field struct{ key, value string }
 // unset, and then value counts).
 type mapEntry struct{ key, value, raw string }
 
-// build turns src into an Input under o's limits.
+// build turns src into an Input under o's limits: bound the work, copy the
+// request line, collect the headers, then read what the core takes from
+// them.
 func (o Options) build(src *source) (authz.Input, error) {
-	// Bound the work before building anything.
+	n, err := o.bound(src)
+	if err != nil {
+		return authz.Input{}, err
+	}
+	in := authz.Input{
+		App:    src.app,
+		Method: src.method,
+		Scheme: src.scheme,
+		Host:   src.host,
+		Path:   src.path,
+	}
+	if n == 0 {
+		in.Headers = authz.Headers{}
+		return in, nil
+	}
+	if o.Keep != nil {
+		n = min(n, len(o.Keep))
+	}
+	hs := newHeaderSet(n, o.Keep)
+	hs.addMap(src.mp)
+	hs.addHeaderMap(src.hm)
+	in.Headers = hs.h
+	fillFromPseudoHeaders(&in)
+	if err := in.ParseHeaderFields(); err != nil {
+		return authz.Input{}, err
+	}
+	return in, nil
+}
+
+// bound returns the number of header entries of src, or an error when
+// src exceeds o's limits, before anything is built.
+func (o Options) bound(src *source) (int, error) {
+	lim := o.limits()
 	n := len(src.mp) + len(src.hm)
-	if n > o.maxHeaders() {
-		return authz.Input{}, ErrTooManyHeaders
+	if n > lim.MaxCount() {
+		return 0, ErrTooManyHeaders
 	}
 	size := 0
 	for _, f := range src.mp {
@@ -132,50 +165,48 @@ func (o Options) build(src *source) (authz.Input, error) {
 			size += len(e.key) + len(e.value)
 		}
 	}
-	if size > o.maxHeaderBytes() {
-		return authz.Input{}, ErrHeadersTooLarge
+	if size > lim.MaxBytes() {
+		return 0, ErrHeadersTooLarge
 	}
+	return n, nil
+}
 
-	in := authz.Input{
-		App:    src.app,
-		Method: src.method,
-		Scheme: src.scheme,
-		Host:   src.host,
-		Path:   src.path,
-	}
-	if n == 0 {
-		in.Headers = authz.Headers{}
-		return in, nil
-	}
+// headerSet collects the kept headers of one request. One backing array
+// holds the first value of every name; a name seen again reallocates only
+// its own slice (the three-index slice caps it).
+type headerSet struct {
+	h    authz.Headers
+	vals []string
+	keep map[string]bool // nil keeps all
+}
 
-	// One backing array holds the first value of every name; a name seen
-	// again reallocates only its own slice (the three-index slice caps it).
-	if o.Keep != nil {
-		n = min(n, len(o.Keep))
-	}
+func newHeaderSet(n int, keep map[string]bool) headerSet {
 	// A map sized for up to 8 entries is one group; the kept headers of a
 	// request rarely need more, and a map that does grows.
-	h := make(authz.Headers, min(n, 8))
-	vals := make([]string, 0, n)
-	add := func(name, v string) {
-		if o.Keep != nil && !o.Keep[name] {
-			return
-		}
-		if cur, ok := h[name]; ok {
-			h[name] = append(cur, v)
-			return
-		}
-		vals = append(vals, v)
-		i := len(vals)
-		h[name] = vals[i-1 : i : i]
-	}
+	return headerSet{h: make(authz.Headers, min(n, 8)), vals: make([]string, 0, n), keep: keep}
+}
 
-	// Envoy sends map keys lower-case, so all of them normally go straight
-	// in. Keys that are not lower-case could collide with another key after
-	// lower-casing; they are added afterwards in sorted order so that the
-	// order of values under one name never depends on map order.
+func (s *headerSet) add(name, v string) {
+	if s.keep != nil && !s.keep[name] {
+		return
+	}
+	if cur, ok := s.h[name]; ok {
+		s.h[name] = append(cur, v)
+		return
+	}
+	s.vals = append(s.vals, v)
+	i := len(s.vals)
+	s.h[name] = s.vals[i-1 : i : i]
+}
+
+// addMap adds the headers map. Envoy sends its keys lower-case, so all of
+// them normally go straight in. Keys that are not lower-case could collide
+// with another key after lower-casing; they are added afterwards in sorted
+// order so that the order of values under one name never depends on map
+// order.
+func (s *headerSet) addMap(mp []field) {
 	var mixed []field
-	for _, f := range src.mp {
+	for _, f := range mp {
 		if f.key == "" {
 			continue
 		}
@@ -183,17 +214,21 @@ func (o Options) build(src *source) (authz.Input, error) {
 			mixed = append(mixed, f)
 			continue
 		}
-		add(f.key, f.value)
+		s.add(f.key, f.value)
 	}
 	if len(mixed) > 0 {
 		slices.SortFunc(mixed, func(a, b field) int { return strings.Compare(a.key, b.key) })
 		for _, f := range mixed {
-			add(lowerASCII(f.key), f.value)
+			s.add(authz.LowerASCII(f.key), f.value)
 		}
 	}
-	for i := range src.hm {
-		e := &src.hm[i]
-		k := lowerASCII(e.key)
+}
+
+// addHeaderMap adds header_map in order; raw_value, when set, is the value.
+func (s *headerSet) addHeaderMap(hm []mapEntry) {
+	for i := range hm {
+		e := &hm[i]
+		k := authz.LowerASCII(e.key)
 		v := e.value
 		if e.raw != "" {
 			v = e.raw
@@ -201,14 +236,16 @@ func (o Options) build(src *source) (authz.Input, error) {
 		if k == "" {
 			continue
 		}
-		add(k, v)
+		s.add(k, v)
 	}
-	in.Headers = h
+}
 
-	// The fields are authoritative; the pseudo-headers only fill gaps.
+// fillFromPseudoHeaders fills the request line's gaps from the
+// pseudo-headers: the CheckRequest's fields are authoritative.
+func fillFromPseudoHeaders(in *authz.Input) {
 	fill := func(dst *string, name string) {
 		if *dst == "" {
-			if vs := h[name]; len(vs) > 0 {
+			if vs := in.Headers[name]; len(vs) > 0 {
 				*dst = vs[0]
 			}
 		}
@@ -217,20 +254,6 @@ func (o Options) build(src *source) (authz.Input, error) {
 	fill(&in.Scheme, ":scheme")
 	fill(&in.Host, ":authority")
 	fill(&in.Path, ":path")
-
-	if cs := h["cookie"]; len(cs) > 0 {
-		// Each map value or header_map entry is one input: never split on
-		// ",". More pairs than read is refused, never read in part.
-		cookies, err := cookie.ParseLimit(cookie.MaxCookies, cs...)
-		if err != nil {
-			return authz.Input{}, err
-		}
-		in.Cookies = cookies
-	}
-	if ids := h["x-request-id"]; len(ids) > 0 {
-		in.RequestID = ids[0]
-	}
-	return in, nil
 }
 
 // hasUpper reports whether s has an ASCII upper-case letter.
@@ -241,22 +264,6 @@ func hasUpper(s string) bool {
 		}
 	}
 	return false
-}
-
-// lowerASCII lower-cases ASCII letters only, leaving every other byte as it
-// is (strings.ToLower would rewrite invalid UTF-8), and returns s itself
-// when nothing changes.
-func lowerASCII(s string) string {
-	if !hasUpper(s) {
-		return s
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	return string(b)
 }
 
 // appOf reads the app name of a request that ToInput rejected.

@@ -1,22 +1,18 @@
 package envoy
 
 import (
-	"context"
-	"time"
-
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
-// Defaults for Options. Envoy's own limits are 60 KiB of request headers and
-// 100 headers (max_request_headers_kb, max_headers_count); ours sit just
-// above them so that nothing Envoy accepts is refused here, while a
-// misconfigured or hostile client of the gRPC port cannot make one check
-// arbitrarily expensive.
+// Defaults for Options (authz.HeaderLimits). Envoy's own limits are 60 KiB
+// of request headers and 100 headers (max_request_headers_kb,
+// max_headers_count); ours sit just above them so that nothing Envoy
+// accepts is refused here.
 const (
-	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxHeaders     = 256
+	DefaultMaxHeaderBytes = authz.DefaultMaxHeaderBytes
+	DefaultMaxHeaders     = authz.DefaultMaxHeaders
 )
 
 // Options configures the translation and the server. The zero value is
@@ -47,22 +43,11 @@ type Options struct {
 	// every Check for nothing. Nil keeps all.
 	Keep map[string]bool
 
-	// Observe, when set, is called once per Check with the input (only App
-	// is set when the request was rejected before parsing finished), the
-	// decision and the time spent. It runs on the request path: keep it cheap.
-	Observe func(ctx context.Context, in authz.Input, d authz.Decision, dur time.Duration)
+	// Observe, when set, is called once per Check (see authz.Observer).
+	Observe authz.Observer
 }
 
-func (o Options) maxHeaderBytes() int {
-	if o.MaxHeaderBytes > 0 {
-		return o.MaxHeaderBytes
-	}
-	return DefaultMaxHeaderBytes
-}
-
-func (o Options) maxHeaders() int {
-	if o.MaxHeaders > 0 {
-		return o.MaxHeaders
-	}
-	return DefaultMaxHeaders
+// limits are the header limits, defaults filled in by their methods.
+func (o Options) limits() authz.HeaderLimits {
+	return authz.HeaderLimits{Count: o.MaxHeaders, Bytes: o.MaxHeaderBytes}
 }

@@ -20,7 +20,7 @@ const (
 // mapping). The response shares d's UpstreamRemove slice.
 func FromDecision(d authz.Decision, o Options) *authv3.CheckResponse {
 	if !safeDecision(&d) {
-		d = unsafeDecision(d)
+		d = authz.Unrenderable(d, safeName)
 	}
 	if d.Allow {
 		return allowResponse(&d, o)
@@ -129,25 +129,8 @@ func safeDecision(d *authz.Decision) bool {
 func safeName(s string) bool { return s != "" && safeValue(s) }
 
 func safeValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
-			return false
-		}
-	}
 	// HeaderValue.value is a proto3 string: invalid UTF-8 cannot be
 	// marshalled, and a failed RPC would hand the decision to Envoy's
 	// failure_mode_allow instead of ours.
-	return utf8.ValidString(s)
-}
-
-// unsafeDecision replaces a decision that cannot be rendered with a
-// fail-closed 500. It keeps only the reason header name of the original.
-func unsafeDecision(d authz.Decision) authz.Decision {
-	reasonHeader := ""
-	for _, h := range d.ResponseHeaders {
-		if h.Value == string(d.Reason) && safeName(h.Name) {
-			reasonHeader = h.Name
-		}
-	}
-	return authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeader)
+	return authz.SafeHeaderValue(s) && utf8.ValidString(s)
 }

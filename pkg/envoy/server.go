@@ -13,33 +13,17 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
-// Decider decides one request; *authz.Engine is one.
-type Decider interface {
-	Decide(ctx context.Context, in authz.Input) authz.Decision
-}
-
-// policySource is implemented by deciders that can name an app's reason
-// header (*authz.Engine does); the server needs it only for the denials it
-// makes itself.
-type policySource interface {
-	Policy(app string) (authz.Policy, bool)
-}
-
-// defaultReasonHeader is used for the server's own denials when the decider
-// cannot tell the app's setting.
-const defaultReasonHeader = "x-extauthz-reason"
-
 // Server implements authv3.AuthorizationServer over a Decider.
 type Server struct {
 	authv3.UnimplementedAuthorizationServer
-	d    Decider
+	d    authz.Decider
 	opts Options
 }
 
 var _ authv3.AuthorizationServer = (*Server)(nil)
 
 // NewServer returns a Server deciding with d.
-func NewServer(d Decider, opts Options) *Server {
+func NewServer(d authz.Decider, opts Options) *Server {
 	return &Server{d: d, opts: opts}
 }
 
@@ -103,7 +87,7 @@ func (s *Server) start() time.Time {
 func (s *Server) decide(ctx context.Context, start time.Time, in authz.Input, inErr error) (authz.Decision, error) {
 	var d authz.Decision
 	if inErr != nil {
-		d = authz.Denial(in.App, 400, authz.ReasonRequestInvalid, s.reasonHeader(in.App))
+		d = authz.Denial(in.App, 400, authz.ReasonRequestInvalid, authz.ReasonHeaderFor(s.d, in.App))
 	} else {
 		d = s.d.Decide(ctx, in)
 	}
@@ -114,13 +98,4 @@ func (s *Server) decide(ctx context.Context, start time.Time, in authz.Input, in
 		return d, status.Error(codes.Unavailable, "extauthz: profile or session store unavailable")
 	}
 	return d, nil
-}
-
-func (s *Server) reasonHeader(app string) string {
-	if ps, ok := s.d.(policySource); ok {
-		if p, found := ps.Policy(app); found {
-			return p.ReasonHeader
-		}
-	}
-	return defaultReasonHeader
 }

@@ -67,7 +67,7 @@ func (o Options) DecodeInput(b []byte) (authz.Input, error) {
 // decode fills src from b. On ErrTooManyHeaders src.app is still set when
 // b carries it, for the denial.
 func (o Options) decode(b []byte, src *source) error {
-	d := decoder{src: src, max: o.maxHeaders()}
+	d := decoder{src: src, max: o.limits().MaxCount()}
 	if !d.message(b, d.checkRequest) {
 		return ErrMalformed
 	}

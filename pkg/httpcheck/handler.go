@@ -1,26 +1,11 @@
 package httpcheck
 
 import (
-	"context"
 	"net/http"
 	"time"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 )
-
-// Decider decides one request; *authz.Engine is one.
-type Decider interface {
-	Decide(ctx context.Context, in authz.Input) authz.Decision
-}
-
-// policySource is implemented by deciders that can name an app's reason
-// header (*authz.Engine does); the handler needs it only for the denials it
-// makes itself.
-type policySource interface {
-	Policy(app string) (authz.Policy, bool)
-}
-
-const defaultReasonHeader = "x-extauthz-reason"
 
 // The endpoint paths; the app variants append "/<app>".
 const (
@@ -30,12 +15,12 @@ const (
 
 // Handler serves the check endpoints over a Decider.
 type Handler struct {
-	d    Decider
+	d    authz.Decider
 	opts Options
 }
 
 // NewHandler returns a Handler deciding with d.
-func NewHandler(d Decider, opts Options) *Handler {
+func NewHandler(d authz.Decider, opts Options) *Handler {
 	return &Handler{d: d, opts: opts}
 }
 
@@ -67,7 +52,7 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, mode Mode) {
 	var d authz.Decision
 	if err != nil {
 		in = authz.Input{App: in.App}
-		d = authz.Denial(in.App, http.StatusBadRequest, authz.ReasonRequestInvalid, h.reasonHeader(in.App))
+		d = authz.Denial(in.App, http.StatusBadRequest, authz.ReasonRequestInvalid, authz.ReasonHeaderFor(h.d, in.App))
 	} else {
 		d = h.d.Decide(ctx, in)
 	}
@@ -75,13 +60,4 @@ func (h *Handler) check(w http.ResponseWriter, r *http.Request, mode Mode) {
 		h.opts.Observe(ctx, in, d, time.Since(start))
 	}
 	FromDecision(d, in, mode, h.opts).Write(w)
-}
-
-func (h *Handler) reasonHeader(app string) string {
-	if ps, ok := h.d.(policySource); ok {
-		if p, found := ps.Policy(app); found {
-			return p.ReasonHeader
-		}
-	}
-	return defaultReasonHeader
 }

@@ -1,12 +1,12 @@
 package httpcheck
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/extauthz/extauthz/pkg/authz"
-	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
 // Errors returned by ToInput. The handler answers each with a 400
@@ -79,21 +79,46 @@ func ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
 // an Input with only App set) when the request cannot be read safely.
 func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, error) {
 	in := authz.Input{App: appOf(r, app)}
-
-	n, size := 0, 0
+	if err := o.bound(r.Header); err != nil {
+		return in, err
+	}
+	if err := readOrigin(&in, r, o.origin(mode)); err != nil {
+		return authz.Input{App: in.App}, err
+	}
+	h := make(authz.Headers, len(r.Header))
 	for k, vs := range r.Header {
+		name := authz.LowerASCII(k)
+		h[name] = append(h[name], vs...)
+	}
+	in.Headers = h
+	if err := in.ParseHeaderFields(); err != nil {
+		return authz.Input{App: in.App}, err
+	}
+	return in, nil
+}
+
+// bound refuses headers beyond o's limits before anything is built.
+func (o Options) bound(hdr http.Header) error {
+	n, size := 0, 0
+	for k, vs := range hdr {
 		n += len(vs)
 		for _, v := range vs {
 			size += len(k) + len(v)
 		}
 	}
-	if n > o.maxHeaders() {
-		return in, ErrTooManyHeaders
+	lim := o.limits()
+	if n > lim.MaxCount() {
+		return ErrTooManyHeaders
 	}
-	if size > o.maxHeaderBytes() {
-		return in, ErrHeadersTooLarge
+	if size > lim.MaxBytes() {
+		return ErrHeadersTooLarge
 	}
+	return nil
+}
 
+// readOrigin sets in's request line from orig's headers of r, falling back
+// to the check request's own method, Host and TLS, and "/" for the path.
+func readOrigin(in *authz.Input, r *http.Request, orig Origin) error {
 	var err error
 	one := func(name string) string {
 		if name == "" || strings.EqualFold(name, "host") {
@@ -109,24 +134,11 @@ func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, e
 			return ""
 		}
 	}
-	orig := o.origin(mode)
-	in.Method = one(orig.Method)
-	in.Path = one(orig.URI)
-	in.Host = one(orig.Host)
-	in.Scheme = one(orig.Proto)
-	if err != nil {
-		return authz.Input{App: in.App}, err
-	}
-	if in.Method == "" {
-		in.Method = r.Method
-	}
+	in.Method = cmp.Or(one(orig.Method), r.Method)
 	in.Method = strings.ToUpper(strings.TrimSpace(in.Method))
-	if in.Path == "" {
-		in.Path = "/"
-	}
-	if in.Host == "" {
-		in.Host = r.Host
-	}
+	in.Path = cmp.Or(one(orig.URI), "/")
+	in.Host = cmp.Or(one(orig.Host), r.Host)
+	in.Scheme = one(orig.Proto)
 	if in.Scheme == "" {
 		in.Scheme = "http"
 		if r.TLS != nil {
@@ -134,26 +146,7 @@ func (o Options) ToInput(r *http.Request, app string, mode Mode) (authz.Input, e
 		}
 	}
 	in.Scheme = strings.ToLower(strings.TrimSpace(in.Scheme))
-
-	h := make(authz.Headers, len(r.Header))
-	for k, vs := range r.Header {
-		name := lowerASCII(k)
-		h[name] = append(h[name], vs...)
-	}
-	in.Headers = h
-	if cs := h["cookie"]; len(cs) > 0 {
-		// Each header line is one input; more pairs than read is refused,
-		// never read in part.
-		cookies, err := cookie.ParseLimit(cookie.MaxCookies, cs...)
-		if err != nil {
-			return authz.Input{App: in.App}, err
-		}
-		in.Cookies = cookies
-	}
-	if ids := h["x-request-id"]; len(ids) > 0 {
-		in.RequestID = ids[0]
-	}
-	return in, nil
+	return err
 }
 
 // appOf picks the app: the path's, else the query's, else the header's.
@@ -168,22 +161,4 @@ func appOf(r *http.Request, fromPath string) string {
 		}
 	}
 	return strings.TrimSpace(r.Header.Get(HeaderApp))
-}
-
-// lowerASCII lower-cases ASCII letters only, leaving every other byte as it
-// is (strings.ToLower would rewrite invalid UTF-8).
-func lowerASCII(s string) string {
-	b := []byte(nil)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			if b == nil {
-				b = []byte(s)
-			}
-			b[i] = c + ('a' - 'A')
-		}
-	}
-	if b == nil {
-		return s
-	}
-	return string(b)
 }

@@ -1,19 +1,16 @@
 package httpcheck
 
 import (
-	"context"
-	"time"
-
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
-// Defaults for Options. nginx's default large_client_header_buffers allow
-// 4 × 8 KiB per header line and Traefik/Caddy allow 1 MiB in all; the limits
-// sit above what a browser sends so that only hostile or broken requests
-// are refused, as in pkg/envoy.
+// Defaults for Options (authz.HeaderLimits). nginx's default
+// large_client_header_buffers allow 4 × 8 KiB per header line and
+// Traefik/Caddy allow 1 MiB in all; the limits sit above what a browser
+// sends.
 const (
-	DefaultMaxHeaderBytes = 64 << 10
-	DefaultMaxHeaders     = 256
+	DefaultMaxHeaderBytes = authz.DefaultMaxHeaderBytes
+	DefaultMaxHeaders     = authz.DefaultMaxHeaders
 	// DefaultNginxSetCookies is how many X-Extauthz-Set-Cookie-<n> headers
 	// the nginx endpoints may send; deploy/nginx maps exactly this many.
 	DefaultNginxSetCookies = 4
@@ -36,24 +33,13 @@ type Options struct {
 	// config maps (X-Extauthz-Set-Cookie-1 … -N).
 	NginxSetCookies int
 
-	// Observe, when set, is called once per check with the input (only App
-	// is set when the request was rejected before parsing finished), the
-	// decision and the time spent. It runs on the request path: keep it cheap.
-	Observe func(ctx context.Context, in authz.Input, d authz.Decision, dur time.Duration)
+	// Observe, when set, is called once per check (see authz.Observer).
+	Observe authz.Observer
 }
 
-func (o Options) maxHeaderBytes() int {
-	if o.MaxHeaderBytes > 0 {
-		return o.MaxHeaderBytes
-	}
-	return DefaultMaxHeaderBytes
-}
-
-func (o Options) maxHeaders() int {
-	if o.MaxHeaders > 0 {
-		return o.MaxHeaders
-	}
-	return DefaultMaxHeaders
+// limits are the header limits, defaults filled in by their methods.
+func (o Options) limits() authz.HeaderLimits {
+	return authz.HeaderLimits{Count: o.MaxHeaders, Bytes: o.MaxHeaderBytes}
 }
 
 func (o Options) nginxSetCookies() int {

@@ -53,7 +53,7 @@ func (r Response) Write(w http.ResponseWriter) {
 // FromDecision renders d, decided for in, for mode (see the package doc).
 func FromDecision(d authz.Decision, in authz.Input, mode Mode, o Options) Response {
 	if !safeDecision(&d) {
-		d = unsafeDecision(d)
+		d = authz.Unrenderable(d, safeName)
 	}
 	if mode == Nginx && len(d.SetCookies) > o.nginxSetCookies() {
 		d = tooManyCookies(d, o.nginxSetCookies())
@@ -187,35 +187,13 @@ func safeName(s string) bool {
 	return true
 }
 
-func safeValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\r' || c == '\n' || c == 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// unsafeDecision replaces a decision that cannot be rendered with a
-// fail-closed 500, keeping only the reason header name of the original.
-func unsafeDecision(d authz.Decision) authz.Decision {
-	return authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
-}
+func safeValue(s string) bool { return authz.SafeHeaderValue(s) }
 
 // tooManyCookies replaces a decision whose Set-Cookie lines do not fit the
 // nginx mapping: losing some would leave the browser half flushed.
 func tooManyCookies(d authz.Decision, limit int) authz.Decision {
-	out := authz.Denial(d.App, 500, authz.ReasonMisconfigured, reasonHeaderOf(d))
+	out := authz.Unrenderable(d, safeName)
 	out.Body = `{"error":"misconfigured","detail":"more than ` + strconv.Itoa(limit) +
 		` Set-Cookie lines for nginx: set the app's max_set_cookies to ` + strconv.Itoa(limit) + `"}`
 	return out
-}
-
-func reasonHeaderOf(d authz.Decision) string {
-	for _, h := range d.ResponseHeaders {
-		if h.Value == string(d.Reason) && safeName(h.Name) {
-			return h.Name
-		}
-	}
-	return ""
 }

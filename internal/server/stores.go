@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/extauthz/extauthz/pkg/admin"
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
 	"github.com/extauthz/extauthz/pkg/metrics"
@@ -19,44 +20,37 @@ import (
 	"github.com/extauthz/extauthz/pkg/token"
 )
 
-// profileStore is what the binary needs of a profile store beyond decisions:
+// profileStore is what the binary needs of a profile store: decisions and
 // the operator's verbs.
 type profileStore interface {
 	authz.ProfileSource
-	ByID(ctx context.Context, id string) (authz.Profile, error)
-	AddProfile(ctx context.Context, email, name string, active, blocked bool) (authz.Profile, error)
-	SetBlocked(ctx context.Context, email string, blocked bool) (authz.Profile, error)
-	SetActive(ctx context.Context, email string, active bool) (authz.Profile, error)
-	Delete(ctx context.Context, email string) error
-	List(ctx context.Context) ([]authz.Profile, error)
+	admin.ProfileStore
 }
 
 // sessionStore adds the operator's verbs and garbage collection.
 type sessionStore interface {
 	authz.SessionStore
-	ListByProfile(ctx context.Context, profileID string) ([]authz.Session, error)
-	RevokeByProfile(ctx context.Context, profileID string) (int, error)
+	admin.SessionStore
 	DeleteExpired(ctx context.Context, before time.Time, batch int) (int, error)
 }
 
 // tokenStore adds issuing and revoking access tokens.
 type tokenStore interface {
 	authz.AccessTokenStore
-	Create(ctx context.Context, profileID, name string, expires time.Time) (token.Issued, error)
-	Revoke(ctx context.Context, tok string) error
-	List(ctx context.Context, profileID string) ([]authz.AccessToken, error)
+	admin.TokenStore
 }
 
-// stores are the built-in stores of one process: all on PostgreSQL, or all
+// Stores are the built-in stores of one process: all on PostgreSQL, or all
 // in memory when no database is configured.
-type stores struct {
+type Stores struct {
 	pool     *pgxpool.Pool // nil in memory
 	profiles profileStore
 	sessions sessionStore
 	tokens   tokenStore
 }
 
-func (s *stores) Close() {
+// Close closes the pool, if any.
+func (s *Stores) Close() {
 	if s.pool != nil {
 		s.pool.Close()
 	}
@@ -66,7 +60,7 @@ func (s *stores) Close() {
 const memoryStoreLimit = 100_000
 
 // openMemory returns in-memory stores seeded from the configuration.
-func openMemory(cfg config.Config) (*stores, error) {
+func openMemory(cfg config.Config) (*Stores, error) {
 	seed := make([]authz.Profile, 0, len(cfg.SeedProfiles))
 	for _, p := range cfg.SeedProfiles {
 		seed = append(seed, authz.Profile{Email: p.Email, Name: p.Name, Active: p.Active, Blocked: p.Blocked})
@@ -75,7 +69,7 @@ func openMemory(cfg config.Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seeding profiles: %w", err)
 	}
-	return &stores{
+	return &Stores{
 		profiles: profiles,
 		sessions: session.NewMemory(memoryStoreLimit).WithLimitPerProfile(cfg.MaxSessionsPerProfile),
 		tokens:   token.NewMemory(profiles.ByID),
@@ -85,7 +79,7 @@ func openMemory(cfg config.Config) (*stores, error) {
 // openPostgres connects to the database and, when migrate is set, applies
 // pending migrations first. The pool connects lazily: serve warms it
 // (pgpool.Warm) before it reports ready.
-func openPostgres(ctx context.Context, o pgpool.Options, perProfile int, migrate bool, log *slog.Logger) (*stores, error) {
+func openPostgres(ctx context.Context, o pgpool.Options, perProfile int, migrate bool, log *slog.Logger) (*Stores, error) {
 	pool, err := pgpool.Open(ctx, o)
 	if errors.Is(err, pgpool.ErrBadURL) {
 		return nil, fmt.Errorf("database_url: %w", err) // the URL may hold a password: never echo it
@@ -102,7 +96,7 @@ func openPostgres(ctx context.Context, o pgpool.Options, perProfile int, migrate
 		}
 		log.Info("migrations applied", "version", migrations.Expected())
 	}
-	return &stores{
+	return &Stores{
 		pool:     pool,
 		profiles: profile.NewPostgres(pool),
 		sessions: session.NewPostgres(pool).WithLimitPerProfile(perProfile),
@@ -111,7 +105,7 @@ func openPostgres(ctx context.Context, o pgpool.Options, perProfile int, migrate
 }
 
 // openStores opens what cfg asks for.
-func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*stores, error) {
+func openStores(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
 	if cfg.DatabaseURL == "" {
 		return openMemory(cfg)
 	}
@@ -131,12 +125,27 @@ func poolOptions(cfg config.Config) pgpool.Options {
 	}
 }
 
-// requireDatabase opens PostgreSQL stores for an operator command.
-func requireDatabase(ctx context.Context, cfg config.Config, log *slog.Logger) (*stores, error) {
-	if cfg.DatabaseURL == "" {
-		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
-	}
+// OpenOperator opens the PostgreSQL stores of cfg.DatabaseURL, which must
+// be set, for an operator command: a small pool, no migrations.
+func OpenOperator(ctx context.Context, cfg config.Config, log *slog.Logger) (*Stores, error) {
 	return openPostgres(ctx, pgpool.Options{URL: cfg.DatabaseURL, MaxConns: 2}, cfg.MaxSessionsPerProfile, false, log)
+}
+
+// Admin returns the operator's rules over the stores.
+func (s *Stores) Admin() *admin.Service {
+	return admin.NewService(s.profiles, s.sessions, s.tokens)
+}
+
+// Migrate applies pending migrations and returns the schema version.
+func (s *Stores) Migrate(ctx context.Context) (int, error) {
+	if err := migrations.Migrate(ctx, s.pool); err != nil {
+		return 0, err
+	}
+	v, err := migrations.Version(ctx, s.pool)
+	if err != nil {
+		return 0, fmt.Errorf("reading version: %w", err)
+	}
+	return v, nil
 }
 
 // storeLabels are the store labels of this configuration, whose error

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -58,6 +58,13 @@ func (s *httpServer) Addr() string {
 		return ""
 	}
 	return s.ln.Addr().String()
+}
+
+// close releases the listener of a server that will not be served.
+func (s *httpServer) close() {
+	if s != nil {
+		s.ln.Close()
+	}
 }
 
 // Serve serves until Stop.

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -34,8 +34,8 @@ type caches struct {
 }
 
 // newCaches prepares the caches cfg asks for; the wrapping happens as
-// newService asks for each store.
-func newCaches(cfg config.Config, st *stores, m *metrics.Metrics, log *slog.Logger) *caches {
+// New asks for each store.
+func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logger) *caches {
 	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m}
 	if !c.on {
 		return c

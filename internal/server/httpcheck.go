@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"net/http"
@@ -15,7 +15,7 @@ import (
 // served there, and the check is never on the ops listener: it trusts
 // identity headers and issues sessions, so only the proxy may reach it.
 // It returns nil when check_addr is empty (the check is off).
-func (s *service) listenHTTPCheck() (*httpServer, error) {
+func (s *Server) listenHTTPCheck() (*httpServer, error) {
 	if s.cfg.CheckAddr == "" {
 		return nil, nil
 	}

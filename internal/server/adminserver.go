@@ -1,7 +1,6 @@
-package main
+package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,7 +22,7 @@ type adminServer struct {
 }
 
 // newAdminServer listens on admin_addr, or returns nil when it is empty.
-func (s *service) newAdminServer(ctx context.Context) (*adminServer, error) {
+func (s *Server) newAdminServer() (*adminServer, error) {
 	if s.cfg.AdminAddr == "" {
 		return nil, nil
 	}
@@ -31,16 +30,12 @@ func (s *service) newAdminServer(ctx context.Context) (*adminServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("admin_token: %w", err)
 	}
-	ex, err := s.newExplainer(ctx)
-	if err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
 	if err != nil {
 		return nil, fmt.Errorf("admin_addr: %w", err)
 	}
 	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(unary), grpc.ChainStreamInterceptor(stream))
-	admin.Register(gs, admin.New(s.stores.profiles, s.stores.sessions, ex.Explain))
+	admin.Register(gs, admin.New(s.stores.profiles, s.stores.sessions, s.explainer.Explain))
 	return &adminServer{gs: gs, ln: ln, log: s.log}, nil
 }
 
@@ -50,6 +45,13 @@ func (a *adminServer) Addr() string {
 		return ""
 	}
 	return a.ln.Addr().String()
+}
+
+// close releases the listener of a server that will not be served.
+func (a *adminServer) close() {
+	if a != nil {
+		a.ln.Close()
+	}
 }
 
 // Serve serves until Stop.

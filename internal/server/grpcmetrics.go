@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func (w *poolWarmth) check(context.Context) error {
 // will find connections open: opening them on demand is what made a fresh
 // replica answer 503 to its first requests. Failures are logged at WARN,
 // the first at once and then at most every 30 s.
-func (s *service) warmPool(ctx context.Context, ready func()) {
+func (s *Server) warmPool(ctx context.Context, ready func()) {
 	start := time.Now()
 	backoff := 100 * time.Millisecond
 	var lastWarn time.Time
