@@ -101,8 +101,12 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 
 // insert adds next and, with a cap, deletes in the same statement the
 // profile's oldest sessions for the app beyond it (the statement's snapshot
-// does not see the new row, so cap-1 older ones stay). It returns the
-// revocations to publish.
+// does not see the new row, so cap-1 older ones stay). Rows another
+// transaction holds (its own re-key or trim of the same person) are
+// skipped, not waited for: concurrent sign-ins of one person would
+// otherwise lock each other's rows in opposite orders and deadlock, and
+// the cap may be exceeded for a moment instead. It returns the revocations
+// to publish.
 func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([]notify.Event, error) {
 	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
 		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale)}
@@ -117,7 +121,8 @@ func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([
 		DELETE FROM extauthz_sessions WHERE token_hash IN (
 			SELECT token_hash FROM extauthz_sessions
 			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
-			ORDER BY created_at DESC, token_hash OFFSET $10)
+			ORDER BY created_at DESC, token_hash OFFSET $10
+			FOR UPDATE SKIP LOCKED)
 		RETURNING token_hash`, append(args, p.perProfile-1)...)
 	if err != nil {
 		return nil, err

@@ -57,6 +57,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"Concurrent", testConcurrent},
 		{"CancelledContext", testCancelledContext},
 		{"CapPerProfileAndApp", testCapPerProfile},
+		{"ConcurrentAtTheCap", testConcurrentAtTheCap},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -438,6 +439,45 @@ func testConcurrent(t *testing.T, h Harness) {
 	got, err := h.Store.ListByProfile(c, pid)
 	if err != nil || len(got) != workers {
 		t.Fatalf("ListByProfile = %d sessions, %v; want %d", len(got), err, workers)
+	}
+}
+
+// testConcurrentAtTheCap: one person signing in from many places at once,
+// beyond the cap, re-keying as they go: no write fails (concurrent trims of
+// one person's sessions must not deadlock), and the cap holds but for the
+// sessions written at the same moment.
+func testConcurrentAtTheCap(t *testing.T, h Harness) {
+	c := ctx(t)
+	const capN, workers, steps = 3, 8, 15
+	st := h.Capped(capN)
+	pid := h.NewProfile(t)
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			var prev cookie.Hash
+			for i := range steps {
+				s := newSession(fmt.Sprint("cap-w", w, "-", i), pid, base.Add(time.Duration(i)*time.Millisecond), time.Hour)
+				s.App = "plane"
+				if err := st.ReplaceSession(c, prev, s); err != nil {
+					errs[w] = err
+					return
+				}
+				if i%2 == 0 {
+					prev = s.Hash // every other step re-keys its own last session
+				} else {
+					prev = cookie.Hash{}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.ListByProfile(c, pid)
+	if err != nil || len(got) > capN+workers {
+		t.Fatalf("ListByProfile = %d sessions, %v; want at most %d", len(got), err, capN+workers)
 	}
 }
 
