@@ -14,7 +14,7 @@ func (t *turn) apply(ctx context.Context, v verdict) verdict {
 	if v.register {
 		// Row 8: create the profile (idempotent under concurrent first
 		// requests), then continue at rows 9–12 with what the store says.
-		v = t.resolved(t.app.Profiles.RegisterProfile(ctx, t.id.Email, t.id.Name))
+		v = t.resolved(t.app.Profiles.RegisterProfile(ctx, t.id.Email, t.id.Name, t.p.App))
 	}
 	if !v.drop.IsZero() {
 		// Replaying the cookie must never yield the old identity: a flush

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/extauthz/extauthz/pkg/cookie"
@@ -21,6 +22,25 @@ func profileDenied(p Profile) (Reason, bool) {
 		return ReasonProfileInactive, true
 	}
 	return "", false
+}
+
+// errRegisteredElsewhere is the answer for a profile that another app's
+// auto_register created, to an app that does not register unknowns.
+var errRegisteredElsewhere = fmt.Errorf("profile auto-registered through another app: %w", ErrNotFound)
+
+// lookupProfile resolves email through the app's profile source, as this
+// app sees it. A profile another app auto-registered is nobody to an app
+// that does not register unknowns itself: one app's auto_register must not
+// change whom another app admits (invariant 9). An app that registers
+// unknowns would create the profile anyway, so it takes it as it is; a
+// profile an operator added, seeded or adopted (RegisteredBy "") is known
+// to every app.
+func (t *turn) lookupProfile(ctx context.Context, email string) (Profile, error) {
+	prof, err := t.app.Profiles.LookupProfile(ctx, email)
+	if err == nil && !t.p.AutoRegister && prof.RegisteredBy != "" && prof.RegisteredBy != t.p.App {
+		return Profile{}, errRegisteredElsewhere
+	}
+	return prof, err
 }
 
 // maxServiceTokens bounds the service tokens of one request that are looked

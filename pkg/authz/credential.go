@@ -104,7 +104,7 @@ func (t *turn) passThrough(ctx context.Context) verdict {
 	case !id.Present():
 		return allowed(ReasonPassThrough, "")
 	}
-	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	prof, err := t.lookupProfile(ctx, id.Email)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {

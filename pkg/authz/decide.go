@@ -89,7 +89,7 @@ func (t *turn) classify(ctx context.Context) verdict {
 	}
 
 	// Rows 6–8: resolve the profile.
-	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	prof, err := t.lookupProfile(ctx, id.Email)
 	if errors.Is(err, ErrNotFound) && p.AutoRegister {
 		// Row 8: apply creates the profile and continues at resolved.
 		return verdict{register: true}
@@ -140,7 +140,7 @@ func (t *turn) missingIdentity(ctx context.Context) verdict {
 			return denied(StatusUnauthorized, ReasonIdentityMissing)
 		}
 		// Row 4: the session's profile must still pass row 10.
-		prof, err := t.app.Profiles.LookupProfile(ctx, t.sess.Email)
+		prof, err := t.lookupProfile(ctx, t.sess.Email)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// The profile is gone: the binding is worthless.

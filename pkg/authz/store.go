@@ -33,6 +33,11 @@ type Profile struct {
 	Blocked  bool
 	Deleted  bool
 	Modified time.Time
+	// RegisteredBy is the app whose auto_register created the profile; ""
+	// when an operator added it (or seeded it, or adopted it since). An app
+	// that does not register unknowns itself does not know a profile
+	// another app registered (invariant 9).
+	RegisteredBy string
 }
 
 // Session binds a browser (through its cookie's token hash) to a profile.
@@ -62,8 +67,11 @@ type ProfileSource interface {
 	// wrapping ErrNotFound or ErrUnavailable.
 	LookupProfile(ctx context.Context, email string) (Profile, error)
 	// RegisterProfile returns the profile for email, creating an active one
-	// if none exists. Concurrent calls for one email yield one profile.
-	RegisterProfile(ctx context.Context, email, name string) (Profile, error)
+	// if none exists. Concurrent calls for one email yield one profile. app
+	// is the app whose auto_register asks: a source that records it returns
+	// it in RegisteredBy of the profile it creates (an existing profile is
+	// returned unchanged).
+	RegisterProfile(ctx context.Context, email, name, app string) (Profile, error)
 }
 
 // SessionStore keeps server-side sessions keyed by token hash.

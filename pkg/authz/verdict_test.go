@@ -24,7 +24,7 @@ func (s stageProfiles) LookupProfile(_ context.Context, email string) (Profile, 
 	return Profile{}, ErrNotFound
 }
 
-func (s stageProfiles) RegisterProfile(_ context.Context, email, name string) (Profile, error) {
+func (s stageProfiles) RegisterProfile(_ context.Context, email, name, _ string) (Profile, error) {
 	p := Profile{ID: "p-new", Email: email, Name: name, Active: true}
 	s[email] = p
 	return p, nil

@@ -37,7 +37,7 @@ func (c *counter) Inc() { c.n.Add(1) }
 type fakeProfiles struct {
 	calls    atomic.Int64
 	lookup   func(ctx context.Context, email string) (authz.Profile, error)
-	register func(ctx context.Context, email, name string) (authz.Profile, error)
+	register func(ctx context.Context, email, name, app string) (authz.Profile, error)
 }
 
 func (f *fakeProfiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
@@ -45,8 +45,8 @@ func (f *fakeProfiles) LookupProfile(ctx context.Context, email string) (authz.P
 	return f.lookup(ctx, email)
 }
 
-func (f *fakeProfiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
-	return f.register(ctx, email, name)
+func (f *fakeProfiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
+	return f.register(ctx, email, name, app)
 }
 
 type fakeSessions struct {
@@ -579,14 +579,14 @@ func TestRegisterCaches(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store, _ := profileStore(map[string]authz.Profile{})
-	store.register = func(_ context.Context, email, _ string) (authz.Profile, error) {
+	store.register = func(_ context.Context, email, _, _ string) (authz.Profile, error) {
 		return authz.Profile{ID: "7", Email: email, Active: true}, nil
 	}
 	c := NewProfiles(store, Options{Now: newClock().Now})
 	if _, err := c.LookupProfile(ctx, "r@x.io"); !errors.Is(err, authz.ErrNotFound) {
 		t.Fatal(err)
 	}
-	if _, err := c.RegisterProfile(ctx, "r@x.io", ""); err != nil {
+	if _, err := c.RegisterProfile(ctx, "r@x.io", "", "app"); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := c.LookupProfile(ctx, "r@x.io"); err != nil || p.ID != "7" || store.calls.Load() != 1 {
@@ -754,7 +754,7 @@ func TestHitAllocatesNothing(t *testing.T) {
 func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	request := strings.Repeat("h", 4096) + "known@x.io unknown@x.io new@x.io app"
+	request := strings.Repeat("h", 4096) + "known@x.io unknown@x.io new@x.io New app"
 	view := func(s string) string {
 		i := strings.Index(request, s)
 		return request[i : i+len(s)]
@@ -769,20 +769,20 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	}
 
 	store, _ := profileStore(map[string]authz.Profile{"known@x.io": {ID: "1", Email: view("known@x.io"), Active: true}})
-	store.register = func(_ context.Context, email, name string) (authz.Profile, error) {
-		return authz.Profile{ID: "2", Email: email, Name: name, Active: true}, nil
+	store.register = func(_ context.Context, email, name, app string) (authz.Profile, error) {
+		return authz.Profile{ID: "2", Email: email, Name: name, Active: true, RegisteredBy: app}, nil
 	}
 	profiles := NewProfiles(store, Options{Size: 10})
 	_, _ = profiles.LookupProfile(ctx, view("known@x.io"))
 	_, _ = profiles.LookupProfile(ctx, view("unknown@x.io")) // a negative entry
-	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("app"))
+	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("New"), view("app"))
 	n := 0
 	for i := range profiles.c.lru.shards {
 		sh := &profiles.c.lru.shards[i]
 		for k, j := range sh.m {
 			e := sh.nodes[j]
 			n++
-			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) {
+			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) || inRequest(e.val.RegisteredBy) {
 				t.Errorf("profile entry %q shares the request's memory: %+v", k, e.val)
 			}
 		}

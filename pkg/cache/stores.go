@@ -71,9 +71,9 @@ func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profi
 
 // RegisterProfile implements authz.ProfileSource: it always reaches the
 // store, and caches the profile it returns.
-func (p *Profiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (p *Profiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	seq := p.c.lru.seq(email)
-	prof, err := p.next.RegisterProfile(ctx, email, name)
+	prof, err := p.next.RegisterProfile(ctx, email, name, app)
 	if err == nil && prof.Email == email {
 		p.c.store(email, prof, seq)
 	}
@@ -143,7 +143,7 @@ func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session
 // instead of one per string.
 
 func retainProfile(p authz.Profile) authz.Profile {
-	pack(&p.ID, &p.Email, &p.Name)
+	pack(&p.ID, &p.Email, &p.Name, &p.RegisteredBy)
 	return p
 }
 
@@ -263,7 +263,7 @@ func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
 		flight:  tokenFlight,
 		expires: func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
 		retain: func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
-			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name)
+			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name, &t.Profile.RegisteredBy)
 			return h, t
 		},
 	})}

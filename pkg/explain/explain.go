@@ -205,12 +205,12 @@ func (d dryRunSessions) RenewSession(ctx context.Context, h cookie.Hash, _, expi
 // dryRunProfiles never registers.
 type dryRunProfiles struct{ authz.ProfileSource }
 
-func (d dryRunProfiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (d dryRunProfiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	if p, err := d.LookupProfile(ctx, email); err == nil {
 		return p, nil
 	}
 	note(ctx, "would register a profile for the asserted email")
-	return authz.Profile{ID: "(new profile)", Email: email, Name: name, Active: true}, nil
+	return authz.Profile{ID: "(new profile)", Email: email, Name: name, Active: true, RegisteredBy: app}, nil
 }
 
 // Print writes r the way an operator reads it: outcome, reason, profile,

@@ -33,9 +33,9 @@ func (p Profiles) LookupProfile(ctx context.Context, email string) (authz.Profil
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (p Profiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (p Profiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	start := time.Now()
-	prof, err := p.Next.RegisterProfile(ctx, email, name)
+	prof, err := p.Next.RegisterProfile(ctx, email, name, app)
 	p.M.ObserveStore(p.Store, "register", time.Since(start), err)
 	return prof, err
 }

@@ -63,7 +63,7 @@ func (f *Profiles) LookupProfile(_ context.Context, email string) (authz.Profile
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (f *Profiles) RegisterProfile(_ context.Context, email, name string) (authz.Profile, error) {
+func (f *Profiles) RegisterProfile(_ context.Context, email, name, app string) (authz.Profile, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(email); err != nil {
@@ -72,7 +72,7 @@ func (f *Profiles) RegisterProfile(_ context.Context, email, name string) (authz
 	p, ok := f.ByEmail[email]
 	if !ok {
 		f.registered++
-		p = authz.Profile{ID: f.IDPrefix + strconv.Itoa(f.registered), Email: email, Name: name, Active: true}
+		p = authz.Profile{ID: f.IDPrefix + strconv.Itoa(f.registered), Email: email, Name: name, Active: true, RegisteredBy: app}
 		f.ByEmail[email] = p
 	}
 	f.returned[p.ID] = true
