@@ -55,6 +55,10 @@ type Session struct {
 	// back means the browser refused the expiry; the app must never see it
 	// beside this session's profile.
 	Stale []cookie.Hash
+	// Apps are the apps besides App that took this binding as their own:
+	// apps sharing the browser's cookie scope, visited by the same person
+	// (see BindSession). Callers never modify it.
+	Apps []string
 }
 
 // Live reports whether the session is usable at now.
@@ -88,4 +92,9 @@ type SessionStore interface {
 	// at renewedAt; a dead or missing session is ErrNotFound (a renewal never
 	// brings back a flushed or re-keyed session).
 	RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error
+	// BindSession adds app to the apps of a session that is live at `at`
+	// (once; its own App is not added) and appends stale to its Stale
+	// fingerprints. A dead or missing session is ErrNotFound (a binding
+	// never brings back a flushed or re-keyed session).
+	BindSession(ctx context.Context, hash cookie.Hash, app string, stale []cookie.Hash, at time.Time) error
 }

@@ -51,6 +51,9 @@ func (s *stageSessions) DeleteSession(context.Context, cookie.Hash) error       
 func (s *stageSessions) RenewSession(context.Context, cookie.Hash, time.Time, time.Time) error {
 	return s.write()
 }
+func (s *stageSessions) BindSession(context.Context, cookie.Hash, string, []cookie.Hash, time.Time) error {
+	return s.write()
+}
 
 var stageNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 

@@ -55,6 +55,7 @@ type fakeSessions struct {
 	replace func(ctx context.Context, old cookie.Hash, next authz.Session) error
 	del     func(ctx context.Context, h cookie.Hash) error
 	renew   func(ctx context.Context, h cookie.Hash, r, e time.Time) error
+	bind    func(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error
 }
 
 func (f *fakeSessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
@@ -67,6 +68,9 @@ func (f *fakeSessions) ReplaceSession(ctx context.Context, old cookie.Hash, next
 func (f *fakeSessions) DeleteSession(ctx context.Context, h cookie.Hash) error { return f.del(ctx, h) }
 func (f *fakeSessions) RenewSession(ctx context.Context, h cookie.Hash, r, e time.Time) error {
 	return f.renew(ctx, h, r, e)
+}
+func (f *fakeSessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	return f.bind(ctx, h, app, stale, at)
 }
 
 type fakeTokens struct {
@@ -839,5 +843,45 @@ func TestSweep(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	if n := c.Sweep(); n != 1 || c.Len() != 0 {
 		t.Fatalf("a sweep after the TTL dropped %d, left %d", n, c.Len())
+	}
+}
+
+// TestSessionBindRereads: after a binding the next read is the store's row
+// with its new app, never the cached one without it (which would make the
+// app take the binding, and flush its cookies, again). A hit hands out its
+// own copy of Apps.
+func TestSessionBindRereads(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	h := hashOf("s")
+	row := authz.Session{Hash: h, ProfileID: "1", App: "plane", ExpiresAt: time.Now().Add(time.Hour)}
+	var mu sync.Mutex
+	store := &fakeSessions{
+		get: func(context.Context, cookie.Hash) (authz.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return row, nil
+		},
+		bind: func(_ context.Context, _ cookie.Hash, app string, _ []cookie.Hash, _ time.Time) error {
+			mu.Lock()
+			defer mu.Unlock()
+			row.Apps = append(slices.Clone(row.Apps), app)
+			return nil
+		},
+	}
+	c := NewSessions(store, Options{Size: 10, TTL: time.Hour})
+	if s, _ := c.GetSession(ctx, h); len(s.Apps) != 0 {
+		t.Fatalf("apps before binding: %v", s.Apps)
+	}
+	if err := c.BindSession(ctx, h, "wiki", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.GetSession(ctx, h)
+	if !slices.Equal(s.Apps, []string{"wiki"}) {
+		t.Fatalf("apps after binding: %v, want [wiki]", s.Apps)
+	}
+	s.Apps[0] = "changed"
+	if s, _ := c.GetSession(ctx, h); s.Apps[0] != "wiki" {
+		t.Fatalf("a caller wrote into the cached entry: %v", s.Apps)
 	}
 }

@@ -149,7 +149,11 @@ func retainProfile(p authz.Profile) authz.Profile {
 
 func retainSession(s authz.Session) authz.Session {
 	pack(&s.ProfileID, &s.IdentityKey, &s.Email, &s.App)
-	return own(s)
+	s = own(s)
+	for i := range s.Apps {
+		s.Apps[i] = strings.Clone(s.Apps[i])
+	}
+	return s
 }
 
 // pack replaces the strings ss point to with copies in one allocation.
@@ -173,11 +177,16 @@ func pack(ss ...*string) {
 	}
 }
 
-// own gives the caller its own copy of the one slice a Session holds, so
-// nobody can write into a cached entry.
+// own gives the caller its own copy of the slices a Session holds, so
+// nobody can write into a cached entry. Only sessions that carry them pay
+// for it: a binding made by an identity change (Stale) or shared by apps
+// (Apps).
 func own(s authz.Session) authz.Session {
 	if len(s.Stale) > 0 {
 		s.Stale = slices.Clone(s.Stale)
+	}
+	if len(s.Apps) > 0 {
+		s.Apps = slices.Clone(s.Apps)
 	}
 	return s
 }
@@ -220,6 +229,14 @@ func (s *Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewedAt, e
 	default:
 		s.c.lru.remove(h)
 	}
+	return err
+}
+
+// BindSession implements authz.SessionStore: the entry is dropped whatever
+// the outcome, and the next read sees the store's row with its new app.
+func (s *Sessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	err := s.next.BindSession(ctx, h, app, stale, at)
+	s.c.lru.remove(h)
 	return err
 }
 

@@ -202,6 +202,11 @@ func (d dryRunSessions) RenewSession(ctx context.Context, h cookie.Hash, _, expi
 	return nil
 }
 
+func (d dryRunSessions) BindSession(ctx context.Context, h cookie.Hash, app string, _ []cookie.Hash, _ time.Time) error {
+	note(ctx, "would bind session %s to app %s too", short(h), app)
+	return nil
+}
+
 // dryRunProfiles never registers.
 type dryRunProfiles struct{ authz.ProfileSource }
 

@@ -78,6 +78,14 @@ func (s Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewed, expi
 	return err
 }
 
+// BindSession implements authz.SessionStore.
+func (s Sessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	start := time.Now()
+	err := s.Next.BindSession(ctx, h, app, stale, at)
+	s.M.ObserveStore(StoreSessions, "bind", time.Since(start), err)
+	return err
+}
+
 // Tokens measures an AccessTokenStore.
 type Tokens struct {
 	Next authz.AccessTokenStore

@@ -8,6 +8,7 @@ package authztest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -101,7 +102,8 @@ type Sessions struct {
 	// Err, when set, fails every call; WriteErr fails writes only.
 	Err      error
 	WriteErr error
-	// Calls records the operations asked, in order: get, replace, delete, renew.
+	// Calls records the operations asked, in order: get, replace, delete,
+	// renew, bind.
 	Calls []string
 }
 
@@ -176,6 +178,25 @@ func (f *Sessions) RenewSession(_ context.Context, h cookie.Hash, renewedAt, exp
 		return fmt.Errorf("session: %w", authz.ErrNotFound)
 	}
 	s.RenewedAt, s.ExpiresAt = renewedAt, expiresAt
+	f.Rows[h] = s
+	return nil
+}
+
+// BindSession implements authz.SessionStore.
+func (f *Sessions) BindSession(_ context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("bind", true); err != nil {
+		return err
+	}
+	s, ok := f.Rows[h]
+	if !ok || !s.Live(at) {
+		return fmt.Errorf("session: %w", authz.ErrNotFound)
+	}
+	if app != s.App && !slices.Contains(s.Apps, app) {
+		s.Apps = append(slices.Clone(s.Apps), app)
+	}
+	s.Stale = append(slices.Clone(s.Stale), stale...)
 	f.Rows[h] = s
 	return nil
 }
