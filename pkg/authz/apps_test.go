@@ -172,11 +172,12 @@ func TestInvariantOneAppsRegistrationAdmitsNobodyElsewhere(t *testing.T) {
 			p.Credentials = []authz.Credential{{Header: "x-api-key", Mode: authz.CredentialPassThrough}}
 		}}, appSpec{name: "open", mutate: registers})
 		b.run(step{app: "open", who: carol, allow: true, status: 200, reason: authz.ReasonRekey, profile: "new-1", rekey: true})
-		in := req(email(carol), "x-api-key: k")
+		in := req(email(carol), "x-api-key: k", "cookie: extauthz_session="+b.jar["extauthz_session"])
 		in.App = "plane"
-		if d := b.eng.Decide(context.Background(), in); d.Status != 401 || d.Reason != authz.ReasonIdentityUnknown {
-			t.Fatalf("pass-through as a person registered through another app: %d %s", d.Status, d.Reason)
+		if d := b.eng.Decide(context.Background(), in); d.Status != 401 || d.Reason != authz.ReasonIdentityUnknown || len(d.SetCookies) != 0 {
+			t.Fatalf("pass-through as a person registered through another app: %d %s %v", d.Status, d.Reason, d.SetCookies)
 		}
+		b.run(step{app: "open", who: carol, allow: true, status: 200, reason: authz.ReasonSessionMatch, profile: "new-1"})
 	})
 
 	t.Run("an operator's adoption admits everywhere", func(t *testing.T) {

@@ -108,7 +108,9 @@ func (t *turn) passThrough(ctx context.Context) verdict {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {
-			t.readServiceCookie()
+			if err := t.presentedBinding(ctx); err != nil {
+				return failed(err)
+			}
 			return t.flushThen(ReasonIdentityUnknown, true)
 		}
 		return allowed(ReasonPassThrough, "")
@@ -116,8 +118,18 @@ func (t *turn) passThrough(ctx context.Context) verdict {
 		return failed(err)
 	}
 	if r, barred := profileDenied(prof); barred {
-		t.readServiceCookie()
+		if err := t.presentedBinding(ctx); err != nil {
+			return failed(err)
+		}
 		return t.flushDeny(r)
 	}
 	return allowed(ReasonPassThrough, "")
+}
+
+// presentedBinding reads what a flush of the pass-through rows would touch:
+// the presented service cookie and the session it names, so that another
+// app's binding of the same person is left alone (keepsBinding).
+func (t *turn) presentedBinding(ctx context.Context) error {
+	t.readServiceCookie()
+	return t.loadSession(ctx)
 }
