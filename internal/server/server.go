@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/config"
@@ -51,8 +52,9 @@ type Server struct {
 	ls        *listeners // run.go; nil until Listen
 	// registrations and registering bound auto_register per replica, shared
 	// by every app (nil: no bound).
-	registrations *ratelimit.Bucket
-	registering   chan struct{}
+	registrations   *ratelimit.Bucket
+	registering     chan struct{}
+	registeringSame singleflight.Group
 }
 
 // New wires stores, caches, metrics, the decision engine and the explainer.
@@ -168,7 +170,7 @@ func (s *Server) profileSource(app string) (authz.ProfileSource, error) {
 	if err != nil || (s.registrations == nil && s.registering == nil) {
 		return src, err
 	}
-	return ratelimit.Registrations{Next: src, Bucket: s.registrations, InFlight: s.registering}, nil
+	return ratelimit.Registrations{Next: src, Bucket: s.registrations, InFlight: s.registering, Same: &s.registeringSame}, nil
 }
 
 // measuredSource returns the measured profile source of app: the built-in

@@ -6,6 +6,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 )
 
 // apply performs v's writes and records their outcome, and returns the
@@ -14,12 +15,22 @@ func (t *turn) apply(ctx context.Context, v verdict) verdict {
 	if v.register {
 		// Row 8: create the profile (idempotent under concurrent first
 		// requests), then continue at rows 9–12 with what the store says.
-		v = t.resolved(t.app.Profiles.RegisterProfile(ctx, t.id.Email, t.id.Name))
+		v = t.resolved(t.app.Profiles.RegisterProfile(ctx, t.id.Email, t.id.Name, t.p.App))
 	}
 	if !v.drop.IsZero() {
 		// Replaying the cookie must never yield the old identity: a flush
 		// whose delete fails answers 503 rather than pretend.
 		if err := t.e.sessions.DeleteSession(ctx, v.drop); err != nil {
+			return failed(err)
+		}
+	}
+	if v.bind {
+		if err := t.e.sessions.BindSession(ctx, t.hash, t.p.App, v.bindStale, t.now); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				// Revoked or expired since it was read: the next request
+				// sees that and re-keys; until then nothing changes.
+				return unavailable(ReasonLookupUnavailable)
+			}
 			return failed(err)
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/extauthz/extauthz/pkg/cookie"
@@ -21,6 +23,25 @@ func profileDenied(p Profile) (Reason, bool) {
 		return ReasonProfileInactive, true
 	}
 	return "", false
+}
+
+// errRegisteredElsewhere is the answer for a profile that another app's
+// auto_register created, to an app that does not register unknowns.
+var errRegisteredElsewhere = fmt.Errorf("profile auto-registered through another app: %w", ErrNotFound)
+
+// lookupProfile resolves email through the app's profile source, as this
+// app sees it. A profile another app auto-registered is nobody to an app
+// that does not register unknowns itself: one app's auto_register must not
+// change whom another app admits (invariant 9). An app that registers
+// unknowns would create the profile anyway, so it takes it as it is; a
+// profile an operator added, seeded or adopted (RegisteredBy "") is known
+// to every app.
+func (t *turn) lookupProfile(ctx context.Context, email string) (Profile, error) {
+	prof, err := t.app.Profiles.LookupProfile(ctx, email)
+	if err == nil && !t.p.AutoRegister && prof.RegisteredBy != "" && prof.RegisteredBy != t.p.App {
+		return Profile{}, errRegisteredElsewhere
+	}
+	return prof, err
 }
 
 // maxServiceTokens bounds the service tokens of one request that are looked
@@ -47,14 +68,18 @@ func (t *turn) readServiceCookie() {
 // loadSession resolves the presented tokens: the first that names a live
 // session of this app is the binding, whatever dead ones come before it (a
 // dead cookie the browser keeps on another Path must not hide the live one,
-// or every request would re-key). A store failure is returned; tokens that
-// resolve to nothing usable make the state dead.
+// or every request would re-key). Failing that, the first live session
+// another app made in the cookie scope this app shares is the browser's
+// binding (sessShared). A store failure is returned; tokens that resolve to
+// nothing usable make the state dead.
 func (t *turn) loadSession(ctx context.Context) error {
 	if !t.presented {
 		t.state = sessNone
 		return nil
 	}
 	t.state = sessDead
+	shared := -1
+	var sharedSess Session
 	for i, tok := range t.tokens {
 		h := tok.Hash()
 		s, err := t.e.sessions.GetSession(ctx, h)
@@ -64,15 +89,53 @@ func (t *turn) loadSession(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		if s.Hash.Equal(h) && s.Live(t.now) && s.App == t.p.App {
+		live := s.Hash.Equal(h) && t.liveHere(s)
+		if live && t.takenHere(s) {
 			t.token, t.hash, t.sess, t.state = tok, h, s, sessLive
+			t.otherApp = s.App != t.p.App
 			return nil
+		}
+		if live && shared < 0 {
+			shared, sharedSess = i, s
 		}
 		if i == 0 {
 			t.otherApp = s.App != t.p.App
 		}
 	}
+	if shared >= 0 {
+		t.token, t.hash, t.sess, t.state = t.tokens[shared], t.tokens[shared].Hash(), sharedSess, sessShared
+		t.otherApp = true
+	}
 	return nil
+}
+
+// takenHere reports whether this app made s or took it as its own.
+func (t *turn) takenHere(s Session) bool {
+	return s.App == t.p.App || slices.Contains(s.Apps, t.p.App)
+}
+
+// liveHere reports whether s is live for this app: live, and when another
+// app made it, renewed within this app's session_max_age too (an app with
+// shorter sessions does not take an older binding).
+func (t *turn) liveHere(s Session) bool {
+	if !s.Live(t.now) {
+		return false
+	}
+	return s.App == t.p.App || t.now.Before(s.RenewedAt.Add(t.p.SessionMaxAge))
+}
+
+// samePerson reports whether the asserted identity is the one the presented
+// binding was made for; with no identity asserted nothing says otherwise.
+func (t *turn) samePerson() bool {
+	return !t.id.Present() || t.id.HasKey(t.p.IdentityKey, t.sess.IdentityKey)
+}
+
+// keepsBinding reports whether a flush leaves the presented binding alone:
+// it is another app's, which this app has not taken, and the person did
+// not change. Denying or not knowing someone here must not log them out of
+// the app that admitted them.
+func (t *turn) keepsBinding() bool {
+	return t.state == sessShared && t.samePerson()
 }
 
 // presentNatives returns the app's native cookies that the request carries.

@@ -104,11 +104,13 @@ func (t *turn) passThrough(ctx context.Context) verdict {
 	case !id.Present():
 		return allowed(ReasonPassThrough, "")
 	}
-	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	prof, err := t.lookupProfile(ctx, id.Email)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		if !t.p.AutoRegister && t.p.OnUnknownIdentity == UnknownDeny {
-			t.readServiceCookie()
+			if err := t.presentedBinding(ctx); err != nil {
+				return failed(err)
+			}
 			return t.flushThen(ReasonIdentityUnknown, true)
 		}
 		return allowed(ReasonPassThrough, "")
@@ -116,8 +118,18 @@ func (t *turn) passThrough(ctx context.Context) verdict {
 		return failed(err)
 	}
 	if r, barred := profileDenied(prof); barred {
-		t.readServiceCookie()
+		if err := t.presentedBinding(ctx); err != nil {
+			return failed(err)
+		}
 		return t.flushDeny(r)
 	}
 	return allowed(ReasonPassThrough, "")
+}
+
+// presentedBinding reads what a flush of the pass-through rows would touch:
+// the presented service cookie and the session it names, so that another
+// app's binding of the same person is left alone (keepsBinding).
+func (t *turn) presentedBinding(ctx context.Context) error {
+	t.readServiceCookie()
+	return t.loadSession(ctx)
 }

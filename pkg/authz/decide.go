@@ -20,8 +20,13 @@ type sessionState int
 
 const (
 	sessNone sessionState = iota // no service cookie presented
-	sessDead                     // presented, but garbage, unknown, expired or another app's
-	sessLive                     // names a live session of this app
+	sessDead                     // presented, but garbage, unknown or expired (for this app)
+	sessLive                     // names a live session of this app (made or taken by it)
+	// sessShared names a live session another app made in the cookie
+	// scope this app shares, not yet taken by this app: the browser's
+	// binding, which this app takes for the same person (adopt) and
+	// leaves alone otherwise, unless the person changed.
+	sessShared
 )
 
 // turn holds the working state of one decision.
@@ -40,7 +45,7 @@ type turn struct {
 	hash      cookie.Hash
 	state     sessionState
 	sess      Session
-	otherApp  bool // the token names a session of another app
+	otherApp  bool // the token names a session of another app (not this app's to delete)
 
 	// The Decision being rendered (render.go).
 	d Decision
@@ -89,7 +94,7 @@ func (t *turn) classify(ctx context.Context) verdict {
 	}
 
 	// Rows 6–8: resolve the profile.
-	prof, err := t.app.Profiles.LookupProfile(ctx, id.Email)
+	prof, err := t.lookupProfile(ctx, id.Email)
 	if errors.Is(err, ErrNotFound) && p.AutoRegister {
 		// Row 8: apply creates the profile and continues at resolved.
 		return verdict{register: true}
@@ -115,9 +120,15 @@ func (t *turn) resolved(prof Profile, err error) verdict {
 		return t.flushDeny(r)
 	}
 
-	// Row 11: steady state.
-	if t.state == sessLive && t.sess.ProfileID == prof.ID && t.id.HasKey(p.IdentityKey, t.sess.IdentityKey) {
-		return t.steady(ReasonSessionMatch, prof.ID)
+	// Row 11: steady state; or the same person's binding another app in
+	// this cookie scope made, with the profile id this app resolves.
+	if t.sess.ProfileID == prof.ID && t.id.HasKey(p.IdentityKey, t.sess.IdentityKey) {
+		switch t.state {
+		case sessLive:
+			return t.steady(ReasonSessionMatch, prof.ID)
+		case sessShared:
+			return t.adopt(prof)
+		}
 	}
 	// Row 12: bind the browser to this person.
 	return t.rekey(prof)
@@ -140,7 +151,7 @@ func (t *turn) missingIdentity(ctx context.Context) verdict {
 			return denied(StatusUnauthorized, ReasonIdentityMissing)
 		}
 		// Row 4: the session's profile must still pass row 10.
-		prof, err := t.app.Profiles.LookupProfile(ctx, t.sess.Email)
+		prof, err := t.lookupProfile(ctx, t.sess.Email)
 		switch {
 		case errors.Is(err, ErrNotFound):
 			// The profile is gone: the binding is worthless.
@@ -170,7 +181,7 @@ func (t *turn) missingIdentity(ctx context.Context) verdict {
 	if p.OnMissingIdentity == MissingDeny {
 		v = denied(StatusUnauthorized, ReasonIdentityMissing)
 	}
-	v.expireService = t.presented // a dead cookie is expired
+	v.expireService = t.presented && !t.keepsBinding() // a dead cookie is expired
 	return t.deliver(v)
 }
 
@@ -200,13 +211,47 @@ func (t *turn) steady(reason Reason, profileID string) verdict {
 	return t.deliver(v)
 }
 
+// adopt decides row 11 for a binding another app made in this cookie scope
+// for the same person, with the profile id this app resolves: the browser
+// keeps its token, which this app takes as its own too (no re-key, no new
+// session row). The app's native cookies the browser holds were not set
+// under this binding, so they go (the flush of row 12 for an absent
+// binding), once; their fingerprints join the session's, so a browser that
+// keeps one gets the loop guard's page instead of the app.
+func (t *turn) adopt(prof Profile) verdict {
+	p := t.p
+	natives := t.presentNatives()
+	var shape string
+	if len(natives) > 0 {
+		shape, _ = t.shapeKey("adopt", t.sess.IdentityKey, prof.ID, true)
+	}
+	if t.overLimit(len(natives)) {
+		// Not every expiry fits: this hop flushes, a later one takes it.
+		v := verdict{answer: answerFlushHop, reason: ReasonRekey, expireNatives: natives[:p.MaxSetCookies]}
+		v.guardOn(shape, natives[0], p.Cookie.Name)
+		return v
+	}
+	v := allowed(ReasonSessionMatch, prof.ID)
+	v.bind, v.bindStale = true, t.fingerprints(natives)
+	if len(natives) == 0 {
+		return t.deliver(v)
+	}
+	v.reason, v.expireNatives = ReasonRekey, natives
+	v.guardOn(shape, natives[0], p.Cookie.Name)
+	if p.FlushMode != FlushInline {
+		v.answer = answerFlushHop
+		return v
+	}
+	return t.deliver(v)
+}
+
 // rekey decides row 12: a new session for this profile replaces whatever
 // the browser presented; the app's native cookies go when the previous
 // binding was absent or another identity.
 func (t *turn) rekey(prof Profile) verdict {
 	p := t.p
 	v := verdict{reason: ReasonRekey}
-	if t.state == sessLive {
+	if t.state == sessLive || t.state == sessShared && !t.samePerson() {
 		v.reason = ReasonIdentityChanged
 	}
 	key := t.id.Key(p.IdentityKey)
@@ -234,7 +279,9 @@ func (t *turn) rekey(prof Profile) verdict {
 	if v.next.Email == "" {
 		v.next.Email = t.id.Email
 	}
-	if t.token != "" && !t.otherApp { // another app's row is not ours to delete
+	if t.token != "" && (!t.otherApp || v.reason == ReasonIdentityChanged) {
+		// Another app's row is not ours to delete, unless the person
+		// changed: then whoever was bound must not survive (invariant 4).
 		v.replace = t.hash
 	}
 	c := p.Cookie

@@ -36,17 +36,27 @@
 //   - Rows 6–7 (lookup_unavailable, lookup_error): a store failed. Transient
 //     failures answer 503 with Retry-After; others 500. Nothing is flushed and
 //     no Set-Cookie leaves: a database blip never logs anybody out.
-//   - Row 8: no profile and auto-register on: it is created (idempotently)
-//     and the decision continues.
-//   - Row 9 (identity_unknown): no profile: flush, then anonymous or 401.
+//   - Row 8: no profile and auto-register on: it is created (idempotently,
+//     recording the app) and the decision continues.
+//   - Row 9 (identity_unknown): no profile, or, for an app with
+//     auto-register off, a profile another app auto-registered (no app's
+//     setting changes whom another admits): flush, then anonymous or 401.
 //   - Row 10 (profile_blocked, profile_inactive): deny 403 and flush any
 //     presented session, the user's own included.
 //   - Row 11 (session_match, session_renewed): the live session is for this
 //     identity key and profile: allow with the profile id and no Set-Cookie,
-//     except a renewal when due.
+//     except a renewal when due. A live session another app in the same
+//     cookie scope made for this identity key and this app's profile id is
+//     taken as this app's too (BindSession), once, flushing the app's own
+//     native cookies the first time if present; no new token.
 //   - Row 12 (rekey, identity_changed): anything else: the old row is deleted
 //     and a new session issued in the same transaction; native cookies present
 //     are flushed when the previous binding was absent or another identity.
+//     Another app's row is deleted only when the person changed.
+//
+// Another app's live binding that this app has not taken, for the same
+// person, is never flushed by rows 4–5, 9 or 10 of this app: only the app's
+// own native cookies go.
 //
 // Flushing native cookies uses a deny 302 to the same URL for navigations
 // and a 401 JSON for anything else (FlushRedirect), or rides on the allowed

@@ -7,7 +7,10 @@ package authz
 // with reason.
 func (t *turn) flushThen(reason Reason, deny bool) verdict {
 	natives := t.presentNatives()
-	v := verdict{reason: reason, drop: t.hash, expireService: t.presented}
+	v := verdict{reason: reason}
+	if !t.keepsBinding() {
+		v.drop, v.expireService = t.hash, t.presented
+	}
 	if deny {
 		v.answer, v.status, v.expireNatives = answerDeny, StatusUnauthorized, natives
 		return v
@@ -31,9 +34,14 @@ func (t *turn) flushThen(reason Reason, deny bool) verdict {
 }
 
 // flushDeny deletes the presented session and denies 403 with every
-// presented cookie expired (row 10 and its row 4 twin).
+// presented cookie expired (row 10 and its row 4 twin). Another app's
+// binding this app never took stays (keepsBinding): this app's verdict on
+// the person is not that app's.
 func (t *turn) flushDeny(reason Reason) verdict {
 	v := denied(StatusForbidden, reason)
-	v.drop, v.expireService, v.expireNatives = t.hash, t.presented, t.presentNatives()
+	v.expireNatives = t.presentNatives()
+	if !t.keepsBinding() {
+		v.drop, v.expireService = t.hash, t.presented
+	}
 	return v
 }

@@ -38,6 +38,11 @@ type Profile struct {
 	Blocked  bool
 	Deleted  bool
 	Modified time.Time
+	// RegisteredBy is the app whose auto_register created the profile; ""
+	// when an operator added it (or seeded it, or adopted it since). An app
+	// that does not register unknowns itself does not know a profile
+	// another app registered (invariant 9).
+	RegisteredBy string
 }
 
 // Session binds a browser (through its cookie's token hash) to a profile.
@@ -55,6 +60,10 @@ type Session struct {
 	// back means the browser refused the expiry; the app must never see it
 	// beside this session's profile.
 	Stale []cookie.Hash
+	// Apps are the apps besides App that took this binding as their own:
+	// apps sharing the browser's cookie scope, visited by the same person
+	// (see BindSession). Callers never modify it.
+	Apps []string
 }
 
 // Live reports whether the session is usable at now.
@@ -67,8 +76,11 @@ type ProfileSource interface {
 	// wrapping ErrNotFound or ErrUnavailable.
 	LookupProfile(ctx context.Context, email string) (Profile, error)
 	// RegisterProfile returns the profile for email, creating an active one
-	// if none exists. Concurrent calls for one email yield one profile.
-	RegisterProfile(ctx context.Context, email, name string) (Profile, error)
+	// if none exists. Concurrent calls for one email yield one profile. app
+	// is the app whose auto_register asks: a source that records it returns
+	// it in RegisteredBy of the profile it creates (an existing profile is
+	// returned unchanged).
+	RegisterProfile(ctx context.Context, email, name, app string) (Profile, error)
 }
 
 // SessionStore keeps server-side sessions keyed by token hash.
@@ -85,4 +97,9 @@ type SessionStore interface {
 	// at renewedAt; a dead or missing session is ErrNotFound (a renewal never
 	// brings back a flushed or re-keyed session).
 	RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error
+	// BindSession adds app to the apps of a session that is live at `at`
+	// (once; its own App is not added) and appends stale to its Stale
+	// fingerprints. A dead or missing session is ErrNotFound (a binding
+	// never brings back a flushed or re-keyed session).
+	BindSession(ctx context.Context, hash cookie.Hash, app string, stale []cookie.Hash, at time.Time) error
 }

@@ -51,6 +51,8 @@ type verdict struct {
 	next       Session     // the session a re-key creates (apply sets its Hash)
 	share      bool        // repeats of this request shape within the window get the same session
 	renew      bool        // row 11: move the live session's expiry
+	bind       bool        // row 11: this app takes the presented binding of another app (BindSession)
+	bindStale  []cookie.Hash
 
 	// Cookie changes, rendered in this order: the service cookie (new,
 	// renewed or expired), then the app's native cookies.

@@ -24,7 +24,7 @@ func (s stageProfiles) LookupProfile(_ context.Context, email string) (Profile, 
 	return Profile{}, ErrNotFound
 }
 
-func (s stageProfiles) RegisterProfile(_ context.Context, email, name string) (Profile, error) {
+func (s stageProfiles) RegisterProfile(_ context.Context, email, name, _ string) (Profile, error) {
 	p := Profile{ID: "p-new", Email: email, Name: name, Active: true}
 	s[email] = p
 	return p, nil
@@ -49,6 +49,9 @@ func (s *stageSessions) write() error { s.writes++; return s.writeErr }
 func (s *stageSessions) ReplaceSession(context.Context, cookie.Hash, Session) error { return s.write() }
 func (s *stageSessions) DeleteSession(context.Context, cookie.Hash) error           { return s.write() }
 func (s *stageSessions) RenewSession(context.Context, cookie.Hash, time.Time, time.Time) error {
+	return s.write()
+}
+func (s *stageSessions) BindSession(context.Context, cookie.Hash, string, []cookie.Hash, time.Time) error {
 	return s.write()
 }
 

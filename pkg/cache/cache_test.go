@@ -37,7 +37,7 @@ func (c *counter) Inc() { c.n.Add(1) }
 type fakeProfiles struct {
 	calls    atomic.Int64
 	lookup   func(ctx context.Context, email string) (authz.Profile, error)
-	register func(ctx context.Context, email, name string) (authz.Profile, error)
+	register func(ctx context.Context, email, name, app string) (authz.Profile, error)
 }
 
 func (f *fakeProfiles) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
@@ -45,8 +45,8 @@ func (f *fakeProfiles) LookupProfile(ctx context.Context, email string) (authz.P
 	return f.lookup(ctx, email)
 }
 
-func (f *fakeProfiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
-	return f.register(ctx, email, name)
+func (f *fakeProfiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
+	return f.register(ctx, email, name, app)
 }
 
 type fakeSessions struct {
@@ -55,6 +55,7 @@ type fakeSessions struct {
 	replace func(ctx context.Context, old cookie.Hash, next authz.Session) error
 	del     func(ctx context.Context, h cookie.Hash) error
 	renew   func(ctx context.Context, h cookie.Hash, r, e time.Time) error
+	bind    func(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error
 }
 
 func (f *fakeSessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
@@ -67,6 +68,9 @@ func (f *fakeSessions) ReplaceSession(ctx context.Context, old cookie.Hash, next
 func (f *fakeSessions) DeleteSession(ctx context.Context, h cookie.Hash) error { return f.del(ctx, h) }
 func (f *fakeSessions) RenewSession(ctx context.Context, h cookie.Hash, r, e time.Time) error {
 	return f.renew(ctx, h, r, e)
+}
+func (f *fakeSessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	return f.bind(ctx, h, app, stale, at)
 }
 
 type fakeTokens struct {
@@ -579,14 +583,14 @@ func TestRegisterCaches(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	store, _ := profileStore(map[string]authz.Profile{})
-	store.register = func(_ context.Context, email, _ string) (authz.Profile, error) {
+	store.register = func(_ context.Context, email, _, _ string) (authz.Profile, error) {
 		return authz.Profile{ID: "7", Email: email, Active: true}, nil
 	}
 	c := NewProfiles(store, Options{Now: newClock().Now})
 	if _, err := c.LookupProfile(ctx, "r@x.io"); !errors.Is(err, authz.ErrNotFound) {
 		t.Fatal(err)
 	}
-	if _, err := c.RegisterProfile(ctx, "r@x.io", ""); err != nil {
+	if _, err := c.RegisterProfile(ctx, "r@x.io", "", "app"); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := c.LookupProfile(ctx, "r@x.io"); err != nil || p.ID != "7" || store.calls.Load() != 1 {
@@ -754,7 +758,7 @@ func TestHitAllocatesNothing(t *testing.T) {
 func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	request := strings.Repeat("h", 4096) + "known@x.io unknown@x.io new@x.io app"
+	request := strings.Repeat("h", 4096) + "known@x.io unknown@x.io new@x.io New app"
 	view := func(s string) string {
 		i := strings.Index(request, s)
 		return request[i : i+len(s)]
@@ -769,20 +773,20 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	}
 
 	store, _ := profileStore(map[string]authz.Profile{"known@x.io": {ID: "1", Email: view("known@x.io"), Active: true}})
-	store.register = func(_ context.Context, email, name string) (authz.Profile, error) {
-		return authz.Profile{ID: "2", Email: email, Name: name, Active: true}, nil
+	store.register = func(_ context.Context, email, name, app string) (authz.Profile, error) {
+		return authz.Profile{ID: "2", Email: email, Name: name, Active: true, RegisteredBy: app}, nil
 	}
 	profiles := NewProfiles(store, Options{Size: 10})
 	_, _ = profiles.LookupProfile(ctx, view("known@x.io"))
 	_, _ = profiles.LookupProfile(ctx, view("unknown@x.io")) // a negative entry
-	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("app"))
+	_, _ = profiles.RegisterProfile(ctx, view("new@x.io"), view("New"), view("app"))
 	n := 0
 	for i := range profiles.c.lru.shards {
 		sh := &profiles.c.lru.shards[i]
 		for k, j := range sh.m {
 			e := sh.nodes[j]
 			n++
-			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) {
+			if inRequest(k) || inRequest(e.val.Email) || inRequest(e.val.Name) || inRequest(e.val.ID) || inRequest(e.val.RegisteredBy) {
 				t.Errorf("profile entry %q shares the request's memory: %+v", k, e.val)
 			}
 		}
@@ -839,5 +843,45 @@ func TestSweep(t *testing.T) {
 	clk.Advance(10 * time.Second)
 	if n := c.Sweep(); n != 1 || c.Len() != 0 {
 		t.Fatalf("a sweep after the TTL dropped %d, left %d", n, c.Len())
+	}
+}
+
+// TestSessionBindRereads: after a binding the next read is the store's row
+// with its new app, never the cached one without it (which would make the
+// app take the binding, and flush its cookies, again). A hit hands out its
+// own copy of Apps.
+func TestSessionBindRereads(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	h := hashOf("s")
+	row := authz.Session{Hash: h, ProfileID: "1", App: "plane", ExpiresAt: time.Now().Add(time.Hour)}
+	var mu sync.Mutex
+	store := &fakeSessions{
+		get: func(context.Context, cookie.Hash) (authz.Session, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return row, nil
+		},
+		bind: func(_ context.Context, _ cookie.Hash, app string, _ []cookie.Hash, _ time.Time) error {
+			mu.Lock()
+			defer mu.Unlock()
+			row.Apps = append(slices.Clone(row.Apps), app)
+			return nil
+		},
+	}
+	c := NewSessions(store, Options{Size: 10, TTL: time.Hour})
+	if s, _ := c.GetSession(ctx, h); len(s.Apps) != 0 {
+		t.Fatalf("apps before binding: %v", s.Apps)
+	}
+	if err := c.BindSession(ctx, h, "wiki", nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.GetSession(ctx, h)
+	if !slices.Equal(s.Apps, []string{"wiki"}) {
+		t.Fatalf("apps after binding: %v, want [wiki]", s.Apps)
+	}
+	s.Apps[0] = "changed"
+	if s, _ := c.GetSession(ctx, h); s.Apps[0] != "wiki" {
+		t.Fatalf("a caller wrote into the cached entry: %v", s.Apps)
 	}
 }

@@ -71,9 +71,9 @@ func (p *Profiles) LookupProfile(ctx context.Context, email string) (authz.Profi
 
 // RegisterProfile implements authz.ProfileSource: it always reaches the
 // store, and caches the profile it returns.
-func (p *Profiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (p *Profiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	seq := p.c.lru.seq(email)
-	prof, err := p.next.RegisterProfile(ctx, email, name)
+	prof, err := p.next.RegisterProfile(ctx, email, name, app)
 	if err == nil && prof.Email == email {
 		p.c.store(email, prof, seq)
 	}
@@ -143,13 +143,17 @@ func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session
 // instead of one per string.
 
 func retainProfile(p authz.Profile) authz.Profile {
-	pack(&p.ID, &p.Email, &p.Name)
+	pack(&p.ID, &p.Email, &p.Name, &p.RegisteredBy)
 	return p
 }
 
 func retainSession(s authz.Session) authz.Session {
 	pack(&s.ProfileID, &s.IdentityKey, &s.Email, &s.App)
-	return own(s)
+	s = own(s)
+	for i := range s.Apps {
+		s.Apps[i] = strings.Clone(s.Apps[i])
+	}
+	return s
 }
 
 // pack replaces the strings ss point to with copies in one allocation.
@@ -173,11 +177,16 @@ func pack(ss ...*string) {
 	}
 }
 
-// own gives the caller its own copy of the one slice a Session holds, so
-// nobody can write into a cached entry.
+// own gives the caller its own copy of the slices a Session holds, so
+// nobody can write into a cached entry. Only sessions that carry them pay
+// for it: a binding made by an identity change (Stale) or shared by apps
+// (Apps).
 func own(s authz.Session) authz.Session {
 	if len(s.Stale) > 0 {
 		s.Stale = slices.Clone(s.Stale)
+	}
+	if len(s.Apps) > 0 {
+		s.Apps = slices.Clone(s.Apps)
 	}
 	return s
 }
@@ -223,6 +232,14 @@ func (s *Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewedAt, e
 	return err
 }
 
+// BindSession implements authz.SessionStore: the entry is dropped whatever
+// the outcome, and the next read sees the store's row with its new app.
+func (s *Sessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	err := s.next.BindSession(ctx, h, app, stale, at)
+	s.c.lru.remove(h)
+	return err
+}
+
 // Invalidate implements Invalidator: a session event drops its hash.
 func (s *Sessions) Invalidate(ev notify.Event) {
 	if ev.Kind != notify.KindSession {
@@ -263,7 +280,7 @@ func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
 		flight:  tokenFlight,
 		expires: func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
 		retain: func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
-			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name)
+			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name, &t.Profile.RegisteredBy)
 			return h, t
 		},
 	})}

@@ -73,7 +73,8 @@ type Config struct {
 	AutoRegisterBurst int     `yaml:"auto_register_burst"`
 	// AutoRegisterConcurrency bounds the registrations one replica has in
 	// flight at once, so that a burst of them cannot hold every pool
-	// connection; over it, 429 as well. 0: no bound.
+	// connection; a registration waits for a slot within its deadline, then
+	// gets 429 as well. 0: no bound.
 	AutoRegisterConcurrency int `yaml:"auto_register_concurrency"`
 	// CacheSize bounds each in-process cache (profiles, sessions, access
 	// tokens) in entries; 0 turns the caches off.
@@ -340,7 +341,7 @@ func Default() Config {
 		MaxSessionsPerProfile:   50,
 		AutoRegisterRate:        100,
 		AutoRegisterBurst:       200,
-		AutoRegisterConcurrency: 4,
+		AutoRegisterConcurrency: 8,
 		GRPCCodec:               GRPCCodecWire,
 		CacheSize:               100_000,
 		CacheTTL:                30 * time.Second,

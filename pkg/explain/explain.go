@@ -202,15 +202,20 @@ func (d dryRunSessions) RenewSession(ctx context.Context, h cookie.Hash, _, expi
 	return nil
 }
 
+func (d dryRunSessions) BindSession(ctx context.Context, h cookie.Hash, app string, _ []cookie.Hash, _ time.Time) error {
+	note(ctx, "would bind session %s to app %s too", short(h), app)
+	return nil
+}
+
 // dryRunProfiles never registers.
 type dryRunProfiles struct{ authz.ProfileSource }
 
-func (d dryRunProfiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (d dryRunProfiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	if p, err := d.LookupProfile(ctx, email); err == nil {
 		return p, nil
 	}
 	note(ctx, "would register a profile for the asserted email")
-	return authz.Profile{ID: "(new profile)", Email: email, Name: name, Active: true}, nil
+	return authz.Profile{ID: "(new profile)", Email: email, Name: name, Active: true, RegisteredBy: app}, nil
 }
 
 // Print writes r the way an operator reads it: outcome, reason, profile,

@@ -90,7 +90,7 @@ func (f fakeProfiles) LookupProfile(context.Context, string) (authz.Profile, err
 	return authz.Profile{}, f.err
 }
 
-func (f fakeProfiles) RegisterProfile(context.Context, string, string) (authz.Profile, error) {
+func (f fakeProfiles) RegisterProfile(context.Context, string, string, string) (authz.Profile, error) {
 	return authz.Profile{}, f.err
 }
 

@@ -33,9 +33,9 @@ func (p Profiles) LookupProfile(ctx context.Context, email string) (authz.Profil
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (p Profiles) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (p Profiles) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	start := time.Now()
-	prof, err := p.Next.RegisterProfile(ctx, email, name)
+	prof, err := p.Next.RegisterProfile(ctx, email, name, app)
 	p.M.ObserveStore(p.Store, "register", time.Since(start), err)
 	return prof, err
 }
@@ -75,6 +75,14 @@ func (s Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewed, expi
 	start := time.Now()
 	err := s.Next.RenewSession(ctx, h, renewed, expires)
 	s.M.ObserveStore(StoreSessions, "renew", time.Since(start), err)
+	return err
+}
+
+// BindSession implements authz.SessionStore.
+func (s Sessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	start := time.Now()
+	err := s.Next.BindSession(ctx, h, app, stale, at)
+	s.M.ObserveStore(StoreSessions, "bind", time.Since(start), err)
 	return err
 }
 

@@ -12,11 +12,18 @@
 //     authz.ErrNotFound. Postgres errors are classified once by pkg/store/pgerr,
 //     so transient failures wrap authz.ErrUnavailable.
 //   - RegisterProfile returns the existing profile for an email, or creates an
-//     active, unblocked one. Concurrent first calls for one email create
-//     exactly one profile. A soft-deleted profile is returned as is, never
-//     resurrected.
+//     active, unblocked one recording the registering app in RegisteredBy.
+//     Concurrent first calls for one email create exactly one profile. A
+//     soft-deleted profile is returned as is, never resurrected; an existing
+//     profile keeps the app it was first registered through.
 //   - AddProfile creates a profile with the given flags, failing with an error
-//     wrapping ErrExists when the email is taken (deleted profiles included).
+//     wrapping ErrExists when the email is taken by an operator's profile or
+//     a deleted one. A live auto-registered profile is adopted instead: same
+//     id, the given flags (the name when one is given), RegisteredBy "".
+//     SetActive(true) adopts too; blocking, unblocking and deactivating do
+//     not. An adopted profile is known to every app; one an app registered
+//     is known only to apps that register unknowns themselves and to the app
+//     that registered it (authz, invariant 9).
 //   - SetBlocked, SetActive and SetEmail change one profile and return it;
 //     Delete soft-deletes (sets deleted_at, keeps the row). They fail with
 //     authz.ErrNotFound for an unknown profile; SetEmail with ErrExists when

@@ -68,6 +68,7 @@ func NewMemory(now func() time.Time, seed []authz.Profile) (*Memory, error) {
 // keep alive.
 func (m *Memory) insert(p *authz.Profile) {
 	p.ID, p.Email, p.Name = strings.Clone(p.ID), strings.Clone(p.Email), strings.Clone(p.Name)
+	p.RegisteredBy = strings.Clone(p.RegisteredBy)
 	m.byEmail[p.Email] = p
 	m.byID[p.ID] = p
 }
@@ -112,7 +113,7 @@ func (m *Memory) ByID(ctx context.Context, id string) (authz.Profile, error) {
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (m *Memory) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (m *Memory) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	if email == "" {
 		return authz.Profile{}, fmt.Errorf("profile: register: empty email: %w", ErrInvalid)
 	}
@@ -124,13 +125,15 @@ func (m *Memory) RegisterProfile(ctx context.Context, email, name string) (authz
 	if p, ok := m.byEmail[email]; ok {
 		return *p, nil
 	}
-	p := &authz.Profile{ID: newID(), Email: email, Name: name, Active: true, Modified: stamp(m.now())}
+	p := &authz.Profile{ID: newID(), Email: email, Name: name, Active: true, RegisteredBy: app, Modified: stamp(m.now())}
 	m.insert(p)
 	return *p, nil
 }
 
 // AddProfile creates a profile, failing with ErrExists if the email is
-// taken.
+// taken by a profile an operator added or by a deleted one. A live profile
+// an app auto-registered is adopted instead: it keeps its id and takes
+// the given flags (and name, when given), and every app knows it.
 func (m *Memory) AddProfile(ctx context.Context, email, name string, active, blocked bool) (authz.Profile, error) {
 	if email == "" {
 		return authz.Profile{}, fmt.Errorf("profile: add: empty email: %w", ErrInvalid)
@@ -140,8 +143,15 @@ func (m *Memory) AddProfile(ctx context.Context, email, name string, active, blo
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.byEmail[email]; ok {
-		return authz.Profile{}, fmt.Errorf("profile: add: %w", ErrExists)
+	if p, ok := m.byEmail[email]; ok {
+		if p.RegisteredBy == "" || p.Deleted {
+			return authz.Profile{}, fmt.Errorf("profile: add: %w", ErrExists)
+		}
+		p.RegisteredBy, p.Active, p.Blocked, p.Modified = "", active, blocked, stamp(m.now())
+		if name != "" {
+			p.Name = strings.Clone(name)
+		}
+		return *p, nil
 	}
 	p := &authz.Profile{ID: newID(), Email: email, Name: name, Active: active, Blocked: blocked, Modified: stamp(m.now())}
 	m.insert(p)
@@ -153,9 +163,15 @@ func (m *Memory) SetBlocked(ctx context.Context, email string, blocked bool) (au
 	return m.update(ctx, "profile: set blocked", email, func(p *authz.Profile) { p.Blocked = blocked })
 }
 
-// SetActive activates or deactivates the profile with email.
+// SetActive activates or deactivates the profile with email. Activating
+// adopts an auto-registered profile (see AddProfile).
 func (m *Memory) SetActive(ctx context.Context, email string, active bool) (authz.Profile, error) {
-	return m.update(ctx, "profile: set active", email, func(p *authz.Profile) { p.Active = active })
+	return m.update(ctx, "profile: set active", email, func(p *authz.Profile) {
+		p.Active = active
+		if active {
+			p.RegisteredBy = ""
+		}
+	})
 }
 
 // Delete soft-deletes the profile with email.

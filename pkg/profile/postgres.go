@@ -26,11 +26,11 @@ var _ authz.ProfileSource = (*Postgres)(nil)
 // migrated (pkg/store/migrations).
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
-const columns = `id::text, email, name, is_active, is_blocked, deleted_at IS NOT NULL, updated_at`
+const columns = `id::text, email, name, is_active, is_blocked, deleted_at IS NOT NULL, updated_at, coalesce(registered_by, '')`
 
 func scanProfile(row pgx.Row) (authz.Profile, error) {
 	var p authz.Profile
-	err := row.Scan(&p.ID, &p.Email, &p.Name, &p.Active, &p.Blocked, &p.Deleted, &p.Modified)
+	err := row.Scan(&p.ID, &p.Email, &p.Name, &p.Active, &p.Blocked, &p.Deleted, &p.Modified, &p.RegisteredBy)
 	p.Modified = p.Modified.UTC()
 	return p, err
 }
@@ -58,7 +58,7 @@ func (s *Postgres) ByID(ctx context.Context, id string) (authz.Profile, error) {
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (s *Postgres) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
+func (s *Postgres) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
 	if email == "" {
 		return authz.Profile{}, fmt.Errorf("profile: register: empty email: %w", ErrInvalid)
 	}
@@ -68,8 +68,8 @@ func (s *Postgres) RegisterProfile(ctx context.Context, email, name string) (aut
 		// commit, then does nothing; the SELECT that follows (a new snapshot,
 		// READ COMMITTED) sees that row.
 		var err error
-		p, err = scanProfile(tx.QueryRow(ctx, `INSERT INTO extauthz_profiles (email, name) VALUES ($1, $2)
-			ON CONFLICT (email) DO NOTHING RETURNING `+columns, email, name))
+		p, err = scanProfile(tx.QueryRow(ctx, `INSERT INTO extauthz_profiles (email, name, registered_by)
+			VALUES ($1, $2, NULLIF($3, '')) ON CONFLICT (email) DO NOTHING RETURNING `+columns, email, name, app))
 		if err == nil {
 			return notify.Publish(ctx, tx, notify.Profile(p.ID, p.Email))
 		}
@@ -91,22 +91,30 @@ func (s *Postgres) RegisterProfile(ctx context.Context, email, name string) (aut
 }
 
 // AddProfile creates a profile, failing with ErrExists if the email is
-// taken.
+// taken by a profile an operator added or by a deleted one. A live profile
+// an app auto-registered is adopted instead: it keeps its id and takes
+// the given flags (and name, when given), and every app knows it.
 func (s *Postgres) AddProfile(ctx context.Context, email, name string, active, blocked bool) (authz.Profile, error) {
 	if email == "" {
 		return authz.Profile{}, fmt.Errorf("profile: add: empty email: %w", ErrInvalid)
 	}
 	var p authz.Profile
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// An existing row is updated only when it is an app's live
+		// registration; otherwise no row comes back: the email is taken.
 		var err error
-		p, err = scanProfile(tx.QueryRow(ctx, `INSERT INTO extauthz_profiles (email, name, is_active, is_blocked)
-			VALUES ($1, $2, $3, $4) RETURNING `+columns, email, name, active, blocked))
+		p, err = scanProfile(tx.QueryRow(ctx, `INSERT INTO extauthz_profiles AS p (email, name, is_active, is_blocked)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (email) DO UPDATE SET registered_by = NULL, is_active = $3, is_blocked = $4,
+				name = CASE WHEN $2 = '' THEN p.name ELSE $2 END, updated_at = now()
+			WHERE p.registered_by IS NOT NULL AND p.deleted_at IS NULL
+			RETURNING `+columns, email, name, active, blocked))
 		if err != nil {
 			return err
 		}
 		return notify.Publish(ctx, tx, notify.Profile(p.ID, p.Email))
 	})
-	if isUniqueViolation(err) {
+	if isUniqueViolation(err) || errors.Is(err, pgx.ErrNoRows) {
 		return authz.Profile{}, fmt.Errorf("profile: add: %w", ErrExists)
 	}
 	if err != nil {
@@ -122,10 +130,13 @@ func (s *Postgres) SetBlocked(ctx context.Context, email string, blocked bool) (
 		email, blocked)
 }
 
-// SetActive activates or deactivates the profile with email.
+// SetActive activates or deactivates the profile with email. Activating
+// adopts an auto-registered profile (see AddProfile).
 func (s *Postgres) SetActive(ctx context.Context, email string, active bool) (authz.Profile, error) {
 	return s.update(ctx, "profile: set active",
-		`UPDATE extauthz_profiles SET is_active = $2, updated_at = now() WHERE email = $1 RETURNING `+columns,
+		`UPDATE extauthz_profiles SET is_active = $2,
+			registered_by = CASE WHEN $2 THEN NULL ELSE registered_by END, updated_at = now()
+			WHERE email = $1 RETURNING `+columns,
 		email, active)
 }
 

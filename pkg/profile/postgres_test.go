@@ -86,18 +86,25 @@ func TestPostgresNotifies(t *testing.T) {
 			t.Errorf("set email: %+v, want an event for %s", e, email)
 		}
 	}
-	r, err := s.RegisterProfile(ctx, "r@example.com", "")
+	r, err := s.RegisterProfile(ctx, "r@example.com", "", "open")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := next("register"); e != notify.Profile(r.ID, r.Email) {
 		t.Errorf("register: %+v", e)
 	}
+	// The operator's add of an auto-registered email adopts it: a change.
+	if _, err := s.AddProfile(ctx, "r@example.com", "", true, false); err != nil {
+		t.Fatal(err)
+	}
+	if e := next("adopt"); e != notify.Profile(r.ID, r.Email) {
+		t.Errorf("adopt: %+v", e)
+	}
 	// A failed write publishes nothing: the next event is the marker.
 	if _, err := s.AddProfile(ctx, "r@example.com", "", true, false); !errors.Is(err, profile.ErrExists) {
 		t.Fatal(err)
 	}
-	if _, err := s.RegisterProfile(ctx, "r@example.com", ""); err != nil { // existing: no event
+	if _, err := s.RegisterProfile(ctx, "r@example.com", "", "open"); err != nil { // existing: no event
 		t.Fatal(err)
 	}
 	marker, err := s.AddProfile(ctx, "marker@example.com", "", true, false)
@@ -127,7 +134,7 @@ func TestPostgresUnavailable(t *testing.T) {
 	if _, err := s.LookupProfile(ctx, "u@example.com"); !errors.Is(err, authz.ErrUnavailable) {
 		t.Errorf("LookupProfile with the server down = %v, want ErrUnavailable", err)
 	}
-	if _, err := s.RegisterProfile(ctx, "v@example.com", ""); !errors.Is(err, authz.ErrUnavailable) {
+	if _, err := s.RegisterProfile(ctx, "v@example.com", "", "open"); !errors.Is(err, authz.ErrUnavailable) {
 		t.Errorf("RegisterProfile with the server down = %v, want ErrUnavailable", err)
 	}
 	if err := c.Start(); err != nil {

@@ -81,7 +81,7 @@ func TestSQLSourceLookup(t *testing.T) {
 			t.Errorf("%s: %+v, %v", tc.email, p, err)
 		}
 	}
-	if _, err := src.RegisterProfile(ctx, "new@example.com", "New"); !errors.Is(err, profile.ErrNoRegisterQuery) {
+	if _, err := src.RegisterProfile(ctx, "new@example.com", "New", "penpot"); !errors.Is(err, profile.ErrNoRegisterQuery) {
 		t.Errorf("register without a register query: %v", err)
 	}
 }
@@ -97,7 +97,7 @@ func TestSQLSourceRegisterIsIdempotent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			p, err := src.RegisterProfile(ctx, "first@example.com", "First")
+			p, err := src.RegisterProfile(ctx, "first@example.com", "First", "penpot")
 			ids[i], errs[i] = p.ID, err
 		}()
 	}

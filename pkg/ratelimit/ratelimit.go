@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
@@ -53,16 +55,24 @@ func (b *Bucket) Allow() bool {
 }
 
 // Registrations is a profile source whose RegisterProfile draws from a
-// bucket and, with InFlight, takes one of a fixed number of slots for as
-// long as the store works on it; lookups pass through untouched. The slots
+// bucket and, with InFlight, waits (within its deadline) for one of a fixed
+// number of slots and holds it for as long as the store works on it;
+// lookups pass through untouched. The slots
 // keep a burst of registrations from holding every pool connection while
 // the lookups of people already known wait for one.
+//
+// Concurrent registrations of one email through one app (a first page
+// load with its images and scripts) are one registration: they share one
+// token, one slot and one answer.
 type Registrations struct {
 	Next   authz.ProfileSource
 	Bucket *Bucket // nil: no rate
 	// InFlight bounds concurrent registrations (nil: no bound); make it
 	// with NewSlots.
 	InFlight chan struct{}
+	// Same collapses concurrent registrations of one email; share one
+	// Group between the Registrations of a replica (the zero value works).
+	Same *singleflight.Group
 }
 
 // NewSlots returns n slots for Registrations.InFlight (nil for n <= 0).
@@ -82,17 +92,31 @@ func (r Registrations) LookupProfile(ctx context.Context, email string) (authz.P
 
 // RegisterProfile implements authz.ProfileSource: authz.ErrRateLimited
 // when the bucket is empty.
-func (r Registrations) RegisterProfile(ctx context.Context, email, name string) (authz.Profile, error) {
-	if r.InFlight != nil {
-		select {
-		case r.InFlight <- struct{}{}:
-			defer func() { <-r.InFlight }()
-		default:
-			return authz.Profile{}, fmt.Errorf("profile: register: %d in flight: %w", cap(r.InFlight), authz.ErrRateLimited)
-		}
+func (r Registrations) RegisterProfile(ctx context.Context, email, name, app string) (authz.Profile, error) {
+	if r.Same == nil {
+		return r.register(ctx, email, name, app)
 	}
+	v, err, _ := r.Same.Do(app+"\x00"+email, func() (any, error) { return r.register(ctx, email, name, app) })
+	p, _ := v.(authz.Profile)
+	return p, err
+}
+
+func (r Registrations) register(ctx context.Context, email, name, app string) (authz.Profile, error) {
+	// The rate first: a registration over it is refused at once, without
+	// waiting for a slot.
 	if r.Bucket != nil && !r.Bucket.Allow() {
 		return authz.Profile{}, fmt.Errorf("profile: register: %w", authz.ErrRateLimited)
 	}
-	return r.Next.RegisterProfile(ctx, email, name)
+	if r.InFlight != nil {
+		// Wait for a slot, as long as the decision's deadline allows; a
+		// registration that never gets one was refused for the load, not
+		// failed by a store: 429, like the rate.
+		select {
+		case r.InFlight <- struct{}{}:
+			defer func() { <-r.InFlight }()
+		case <-ctx.Done():
+			return authz.Profile{}, fmt.Errorf("profile: register: %d in flight: %w", cap(r.InFlight), authz.ErrRateLimited)
+		}
+	}
+	return r.Next.RegisterProfile(ctx, email, name, app)
 }

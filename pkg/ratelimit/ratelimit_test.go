@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
@@ -52,7 +54,7 @@ func (s *source) LookupProfile(context.Context, string) (authz.Profile, error) {
 	return authz.Profile{}, authz.ErrNotFound
 }
 
-func (s *source) RegisterProfile(_ context.Context, email, _ string) (authz.Profile, error) {
+func (s *source) RegisterProfile(_ context.Context, email, _, _ string) (authz.Profile, error) {
 	if s.hold != nil {
 		<-s.hold
 	}
@@ -66,7 +68,7 @@ func TestRegistrationsOverTheRateAreNotSentToTheStore(t *testing.T) {
 	r := Registrations{Next: s, Bucket: NewBucket(1, 2, c.now)}
 	ctx := context.Background()
 	for i := range 5 {
-		_, err := r.RegisterProfile(ctx, "new@example.com", "")
+		_, err := r.RegisterProfile(ctx, "new@example.com", "", "open")
 		if want := i < 2; (err == nil) != want {
 			t.Fatalf("registration %d: %v, want allowed %v", i+1, err, want)
 		}
@@ -88,13 +90,18 @@ func TestRegistrationsInFlight(t *testing.T) {
 	ctx := context.Background()
 	done := make(chan error, 2)
 	for range 2 {
-		go func() { _, err := r.RegisterProfile(ctx, "a@example.com", ""); done <- err }()
+		go func() { _, err := r.RegisterProfile(ctx, "a@example.com", "", "open"); done <- err }()
 	}
 	for len(r.InFlight) < 2 { // both slots taken by the held registrations
 		time.Sleep(time.Millisecond)
 	}
-	if _, err := r.RegisterProfile(ctx, "b@example.com", ""); !errors.Is(err, authz.ErrRateLimited) {
-		t.Fatalf("a third registration with two in flight: %v, want ErrRateLimited", err)
+	// A third waits for a slot until its deadline, then is refused.
+	short, cancel := context.WithCancel(ctx)
+	third := make(chan error, 1)
+	go func() { _, err := r.RegisterProfile(short, "b@example.com", "", "open"); third <- err }()
+	cancel()
+	if err := <-third; !errors.Is(err, authz.ErrRateLimited) {
+		t.Fatalf("a third registration with two in flight, past its deadline: %v, want ErrRateLimited", err)
 	}
 	close(s.hold)
 	for range 2 {
@@ -102,7 +109,40 @@ func TestRegistrationsInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.RegisterProfile(ctx, "c@example.com", ""); err != nil {
+	if _, err := r.RegisterProfile(ctx, "c@example.com", "", "open"); err != nil {
 		t.Fatalf("a slot freed: %v", err)
+	}
+}
+
+// One person's first page load sends many requests at once: they are one
+// registration, not many that the bounds refuse.
+func TestConcurrentRegistrationsOfOneEmailAreOne(t *testing.T) {
+	s := &source{hold: make(chan struct{})}
+	r := Registrations{Next: s, InFlight: NewSlots(1), Bucket: NewBucket(0.001, 1, nil), Same: &singleflight.Group{}}
+	ctx := context.Background()
+	const n = 20
+	errs := make(chan error, n)
+	var started atomic.Int32
+	for range n {
+		go func() {
+			started.Add(1)
+			_, err := r.RegisterProfile(ctx, "same@example.com", "", "open")
+			errs <- err
+		}()
+	}
+	// The first registration is held in the store; give every caller time
+	// to join it (they are all running; joining is a map look-up).
+	for started.Load() < n || len(r.InFlight) < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(s.hold)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("a concurrent registration of the same email: %v", err)
+		}
+	}
+	if got := s.registered.Load(); got != 1 {
+		t.Fatalf("the store registered %d times, want once", got)
 	}
 }

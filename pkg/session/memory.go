@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,6 +111,9 @@ func (m *Memory) ReplaceSession(ctx context.Context, old cookie.Hash, next authz
 	// wire path), which a stored session must not keep alive.
 	next.ProfileID, next.IdentityKey = strings.Clone(next.ProfileID), strings.Clone(next.IdentityKey)
 	next.Email, next.App = strings.Clone(next.Email), strings.Clone(next.App)
+	for i := range next.Apps {
+		next.Apps[i] = strings.Clone(next.Apps[i])
+	}
 	if err := unavailable(ctx, "replace"); err != nil {
 		return err
 	}
@@ -237,6 +241,29 @@ func (m *Memory) RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, 
 	}
 	e.s.RenewedAt, e.s.ExpiresAt = renewedAt, expiresAt
 	heap.Fix(&m.expiry, e.index)
+	m.touch(e)
+	return nil
+}
+
+// BindSession implements authz.SessionStore.
+func (m *Memory) BindSession(ctx context.Context, hash cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	if err := unavailable(ctx, "bind"); err != nil {
+		return err
+	}
+	at = stamp(at)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.byHash[hash]
+	if !ok || !e.s.ExpiresAt.After(at) {
+		return fmt.Errorf("session: bind: no live session: %w", authz.ErrNotFound)
+	}
+	// New slices: a session handed out earlier shares the old ones.
+	if app != e.s.App && !slices.Contains(e.s.Apps, app) {
+		e.s.Apps = append(slices.Clone(e.s.Apps), strings.Clone(app))
+	}
+	if len(stale) > 0 {
+		e.s.Stale = append(slices.Clone(e.s.Stale), stale...)
+	}
 	m.touch(e)
 	return nil
 }

@@ -37,7 +37,7 @@ func (p *Postgres) WithLimitPerProfile(n int) *Postgres {
 	return p
 }
 
-const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies`
+const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps`
 
 func scanSession(row pgx.Row) (authz.Session, error) {
 	var (
@@ -45,7 +45,7 @@ func scanSession(row pgx.Row) (authz.Session, error) {
 		hash  []byte
 		stale [][]byte
 	)
-	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt, &stale)
+	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt, &stale, &s.Apps)
 	if err != nil {
 		return authz.Session{}, err
 	}
@@ -53,6 +53,9 @@ func scanSession(row pgx.Row) (authz.Session, error) {
 		return authz.Session{}, fmt.Errorf("stored token hash has %d bytes", len(hash))
 	}
 	copy(s.Hash[:], hash)
+	if len(s.Apps) == 0 {
+		s.Apps = nil
+	}
 	for _, b := range stale {
 		var h cookie.Hash
 		if len(b) == len(h) {
@@ -109,10 +112,10 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 // to publish.
 func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([]notify.Event, error) {
 	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
-		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale)}
+		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale), appsOrEmpty(next.Apps)}
 	const insert = `INSERT INTO extauthz_sessions
-			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
 	if p.perProfile <= 0 {
 		_, err := tx.Exec(ctx, insert, args...)
 		return nil, err
@@ -121,7 +124,7 @@ func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([
 		DELETE FROM extauthz_sessions WHERE token_hash IN (
 			SELECT token_hash FROM extauthz_sessions
 			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
-			ORDER BY created_at DESC, token_hash OFFSET $10
+			ORDER BY created_at DESC, token_hash OFFSET $11
 			FOR UPDATE SKIP LOCKED)
 		RETURNING token_hash`, append(args, p.perProfile-1)...)
 	if err != nil {
@@ -169,6 +172,34 @@ func (p *Postgres) RenewSession(ctx context.Context, hash cookie.Hash, renewedAt
 		return notify.Publish(ctx, tx, notify.Session(hash))
 	})
 	return pgerr.Wrap("session: renew", err)
+}
+
+// BindSession implements authz.SessionStore.
+func (p *Postgres) BindSession(ctx context.Context, hash cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE extauthz_sessions SET
+			apps = CASE WHEN $2 = app OR $2 = ANY(apps) THEN apps ELSE array_append(apps, $2) END,
+			stale_cookies = stale_cookies || $3
+			WHERE token_hash = $1 AND expires_at > $4`, hash[:], app, staleBytes(stale), stamp(at))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("no live session: %w", authz.ErrNotFound)
+		}
+		// Other replicas drop what they cached: a replica that still saw
+		// the session as another app's would flush this app's cookies again.
+		return notify.Publish(ctx, tx, notify.Session(hash))
+	})
+	return pgerr.Wrap("session: bind", err)
+}
+
+// appsOrEmpty is apps for a NOT NULL text[] column.
+func appsOrEmpty(apps []string) []string {
+	if apps == nil {
+		return []string{}
+	}
+	return apps
 }
 
 // ListByProfile returns the sessions of profileID, expired ones included,

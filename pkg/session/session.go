@@ -37,6 +37,10 @@ func normalise(s authz.Session) (authz.Session, error) {
 	if len(s.Stale) == 0 {
 		s.Stale = nil
 	}
+	s.Apps = slices.Clone(s.Apps)
+	if len(s.Apps) == 0 {
+		s.Apps = nil
+	}
 	return s, nil
 }
 

@@ -21,7 +21,7 @@ import (
 // known people with live sessions keep browsing at concurrency 4, and
 // reports what each got: the flood's answers, the steady traffic's errors
 // and p99 against the same traffic alone. Once with the defaults
-// (auto_register_rate 100/s, burst 200, auto_register_concurrency 4) and
+// (auto_register_rate 100/s, burst 200, auto_register_concurrency 8) and
 // once unbounded.
 func TestRegistrationFlood(t *testing.T) {
 	if os.Getenv("EXTAUTHZ_BENCH") == "" {
@@ -38,7 +38,7 @@ func TestRegistrationFlood(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"defaults (100/s, burst 200, 4 in flight)", nil},
+		{"defaults (100/s, burst 200, 8 in flight)", nil},
 		{"unbounded", []string{"--auto-register-rate", "0", "--auto-register-concurrency", "0"}},
 	} {
 		ctx := t.Context()

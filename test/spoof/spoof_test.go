@@ -551,8 +551,15 @@ apps:
 				return req{app: "tracker", headers: []hdr{emailH("alice@example.com"), cookieH(sess(e.signIn("wiki", "alice@example.com")))}}
 			},
 			check: func(t *testing.T, e *env, r res) {
-				// Its own session on tracker, never the wiki session's.
-				status(t, r, 200, "rekey")
+				// The browser sends tracker wiki's cookie: they share its
+				// cookie scope, and the same person's binding is taken as
+				// it is (no re-key, no Set-Cookie) with the profile id
+				// tracker's own source resolves.
+				status(t, r, 200, "session_match")
+				noCookies(t, r)
+				if r.profile != e.alice {
+					t.Fatalf("profile %q, want alice", r.profile)
+				}
 			}},
 		{name: "oversized cookie (100 KiB)",
 			build: func(e *env) req {

@@ -8,6 +8,7 @@ package authztest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -65,7 +66,7 @@ func (f *Profiles) LookupProfile(_ context.Context, email string) (authz.Profile
 }
 
 // RegisterProfile implements authz.ProfileSource.
-func (f *Profiles) RegisterProfile(_ context.Context, email, name string) (authz.Profile, error) {
+func (f *Profiles) RegisterProfile(_ context.Context, email, name, app string) (authz.Profile, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.fail(email); err != nil {
@@ -77,7 +78,7 @@ func (f *Profiles) RegisterProfile(_ context.Context, email, name string) (authz
 	p, ok := f.ByEmail[email]
 	if !ok {
 		f.registered++
-		p = authz.Profile{ID: f.IDPrefix + strconv.Itoa(f.registered), Email: email, Name: name, Active: true}
+		p = authz.Profile{ID: f.IDPrefix + strconv.Itoa(f.registered), Email: email, Name: name, Active: true, RegisteredBy: app}
 		f.ByEmail[email] = p
 	}
 	f.returned[p.ID] = true
@@ -106,7 +107,8 @@ type Sessions struct {
 	// Err, when set, fails every call; WriteErr fails writes only.
 	Err      error
 	WriteErr error
-	// Calls records the operations asked, in order: get, replace, delete, renew.
+	// Calls records the operations asked, in order: get, replace, delete,
+	// renew, bind.
 	Calls []string
 }
 
@@ -181,6 +183,25 @@ func (f *Sessions) RenewSession(_ context.Context, h cookie.Hash, renewedAt, exp
 		return fmt.Errorf("session: %w", authz.ErrNotFound)
 	}
 	s.RenewedAt, s.ExpiresAt = renewedAt, expiresAt
+	f.Rows[h] = s
+	return nil
+}
+
+// BindSession implements authz.SessionStore.
+func (f *Sessions) BindSession(_ context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("bind", true); err != nil {
+		return err
+	}
+	s, ok := f.Rows[h]
+	if !ok || !s.Live(at) {
+		return fmt.Errorf("session: %w", authz.ErrNotFound)
+	}
+	if app != s.App && !slices.Contains(s.Apps, app) {
+		s.Apps = append(slices.Clone(s.Apps), app)
+	}
+	s.Stale = append(slices.Clone(s.Stale), stale...)
 	f.Rows[h] = s
 	return nil
 }

@@ -42,6 +42,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		{"RegisterExisting", testRegisterExisting},
 		{"RegisterConcurrent", testRegisterConcurrent},
 		{"RegisterDoesNotResurrect", testRegisterDoesNotResurrect},
+		{"RegisterKeepsFirstApp", testRegisterKeepsFirstApp},
+		{"AddAdoptsRegistered", testAddAdoptsRegistered},
+		{"ActivateAdoptsRegistered", testActivateAdoptsRegistered},
 		{"Flags", testFlags},
 		{"Delete", testDelete},
 		{"SetEmail", testSetEmail},
@@ -149,18 +152,21 @@ func testAddDuplicate(t *testing.T, s Store) {
 func testAddEmptyEmail(t *testing.T, s Store) {
 	_, err := s.AddProfile(ctx(t), "", "x", true, false)
 	wantErr(t, "AddProfile(\"\")", err, profile.ErrInvalid)
-	_, err = s.RegisterProfile(ctx(t), "", "x")
+	_, err = s.RegisterProfile(ctx(t), "", "x", "open")
 	wantErr(t, "RegisterProfile(\"\")", err, profile.ErrInvalid)
 }
 
 func testRegisterCreatesActive(t *testing.T, s Store) {
 	c := ctx(t)
-	p, err := s.RegisterProfile(c, "new@example.com", "New")
+	p, err := s.RegisterProfile(c, "new@example.com", "New", "open")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.ID == "" || p.Email != "new@example.com" || p.Name != "New" || !p.Active || p.Blocked || p.Deleted {
 		t.Errorf("RegisterProfile = %+v, want an active, unblocked profile", p)
+	}
+	if p.RegisteredBy != "open" {
+		t.Errorf("RegisteredBy = %q, want the registering app %q", p.RegisteredBy, "open")
 	}
 	recent(t, "RegisterProfile", p.Modified)
 	got, err := s.LookupProfile(c, "new@example.com")
@@ -172,7 +178,7 @@ func testRegisterCreatesActive(t *testing.T, s Store) {
 func testRegisterExisting(t *testing.T, s Store) {
 	c := ctx(t)
 	blocked := mustAdd(t, s, "blocked@example.com", true, true)
-	got, err := s.RegisterProfile(c, "blocked@example.com", "Someone Else")
+	got, err := s.RegisterProfile(c, "blocked@example.com", "Someone Else", "open")
 	if err != nil || got != blocked {
 		t.Errorf("RegisterProfile on existing = %+v, %v; want %+v unchanged (still blocked)", got, err, blocked)
 	}
@@ -190,7 +196,7 @@ func testRegisterConcurrent(t *testing.T, s Store) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			got[i], errs[i] = s.RegisterProfile(c, "rush@example.com", fmt.Sprintf("caller %d", i))
+			got[i], errs[i] = s.RegisterProfile(c, "rush@example.com", fmt.Sprintf("caller %d", i), fmt.Sprintf("app%d", i))
 		})
 	}
 	close(start)
@@ -199,8 +205,8 @@ func testRegisterConcurrent(t *testing.T, s Store) {
 		if errs[i] != nil {
 			t.Fatalf("call %d: %v", i, errs[i])
 		}
-		if got[i].ID != got[0].ID {
-			t.Fatalf("call %d got profile %s, call 0 got %s", i, got[i].ID, got[0].ID)
+		if got[i].ID != got[0].ID || got[i].RegisteredBy != got[0].RegisteredBy {
+			t.Fatalf("call %d got profile %s registered by %q, call 0 got %s by %q", i, got[i].ID, got[i].RegisteredBy, got[0].ID, got[0].RegisteredBy)
 		}
 	}
 	ps, err := s.List(c)
@@ -218,12 +224,99 @@ func testRegisterDoesNotResurrect(t *testing.T, s Store) {
 	if err := s.Delete(c, "gone@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.RegisterProfile(c, "gone@example.com", "Back")
+	got, err := s.RegisterProfile(c, "gone@example.com", "Back", "open")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.ID != p.ID || !got.Deleted {
 		t.Errorf("RegisterProfile on a deleted profile = %+v, want the same, still deleted", got)
+	}
+}
+
+// testRegisterKeepsFirstApp: a profile records the app it was registered
+// through; registering it again through another app changes nothing.
+func testRegisterKeepsFirstApp(t *testing.T, s Store) {
+	c := ctx(t)
+	first, err := s.RegisterProfile(c, "carol@example.com", "Carol", "open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.RegisterProfile(c, "carol@example.com", "Other", "wiki")
+	if err != nil || again != first {
+		t.Errorf("RegisterProfile through another app = %+v, %v; want %+v unchanged", again, err, first)
+	}
+	if looked, err := s.LookupProfile(c, "carol@example.com"); err != nil || looked.RegisteredBy != "open" {
+		t.Errorf("LookupProfile = %+v, %v; want RegisteredBy open", looked, err)
+	}
+	added := mustAdd(t, s, "dave@example.com", true, false)
+	if added.RegisteredBy != "" {
+		t.Errorf("an operator's profile has RegisteredBy %q", added.RegisteredBy)
+	}
+	if got, err := s.RegisterProfile(c, "dave@example.com", "", "open"); err != nil || got.RegisteredBy != "" {
+		t.Errorf("RegisterProfile of an operator's profile = %+v, %v; want it unchanged", got, err)
+	}
+}
+
+// testAddAdoptsRegistered: the operator's add of an auto-registered email
+// adopts it (same id, the operator's flags, known to every app); an
+// operator's own or a deleted profile is still "exists".
+func testAddAdoptsRegistered(t *testing.T, s Store) {
+	c := ctx(t)
+	reg, err := s.RegisterProfile(c, "carol@example.com", "Carol", "open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AddProfile(c, "carol@example.com", "", true, true)
+	if err != nil {
+		t.Fatalf("AddProfile of an auto-registered email: %v", err)
+	}
+	want := authz.Profile{ID: reg.ID, Email: reg.Email, Name: "Carol", Active: true, Blocked: true, Modified: got.Modified}
+	if got != want {
+		t.Errorf("AddProfile adopting = %+v, want %+v", got, want)
+	}
+	if looked, err := s.LookupProfile(c, "carol@example.com"); err != nil || looked != got {
+		t.Errorf("LookupProfile = %+v, %v; want %+v", looked, err, got)
+	}
+	_, err = s.AddProfile(c, "carol@example.com", "", true, false)
+	wantErr(t, "AddProfile of an adopted profile", err, profile.ErrExists)
+
+	if _, err := s.RegisterProfile(c, "gone@example.com", "", "open"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(c, "gone@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.AddProfile(c, "gone@example.com", "", true, false)
+	wantErr(t, "AddProfile of a deleted auto-registered profile", err, profile.ErrExists)
+	if looked, err := s.LookupProfile(c, "gone@example.com"); err != nil || !looked.Deleted || looked.RegisteredBy != "open" {
+		t.Errorf("a failed add changed the deleted profile: %+v, %v", looked, err)
+	}
+}
+
+// testActivateAdoptsRegistered: activating is the operator vouching for
+// the person; deactivating, blocking and unblocking are not.
+func testActivateAdoptsRegistered(t *testing.T, s Store) {
+	c := ctx(t)
+	if _, err := s.RegisterProfile(c, "carol@example.com", "", "open"); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		name string
+		do   func() (authz.Profile, error)
+		want string
+	}{
+		{"block", func() (authz.Profile, error) { return s.SetBlocked(c, "carol@example.com", true) }, "open"},
+		{"unblock", func() (authz.Profile, error) { return s.SetBlocked(c, "carol@example.com", false) }, "open"},
+		{"deactivate", func() (authz.Profile, error) { return s.SetActive(c, "carol@example.com", false) }, "open"},
+		{"activate", func() (authz.Profile, error) { return s.SetActive(c, "carol@example.com", true) }, ""},
+	} {
+		got, err := step.do()
+		if err != nil || got.RegisteredBy != step.want {
+			t.Fatalf("%s: %+v, %v; want RegisteredBy %q", step.name, got, err, step.want)
+		}
+		if looked, err := s.LookupProfile(c, "carol@example.com"); err != nil || looked != got {
+			t.Fatalf("%s: LookupProfile = %+v, %v; want %+v", step.name, looked, err, got)
+		}
 	}
 }
 
@@ -364,7 +457,7 @@ func testCancelledContext(t *testing.T, s Store) {
 	cancel()
 	_, err := s.LookupProfile(c, "c@example.com")
 	wantErr(t, "LookupProfile", err, authz.ErrUnavailable)
-	_, err = s.RegisterProfile(c, "d@example.com", "")
+	_, err = s.RegisterProfile(c, "d@example.com", "", "open")
 	wantErr(t, "RegisterProfile", err, authz.ErrUnavailable)
 	_, err = s.SetBlocked(c, "c@example.com", true)
 	wantErr(t, "SetBlocked", err, authz.ErrUnavailable)

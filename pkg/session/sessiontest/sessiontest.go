@@ -52,6 +52,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"DeleteMissing", testDeleteMissing},
 		{"Renew", testRenew},
 		{"RenewDeadOrGone", testRenewDeadOrGone},
+		{"Bind", testBind},
 		{"ListAndRevokeByProfile", testListAndRevokeByProfile},
 		{"DeleteExpiredInBatches", testDeleteExpired},
 		{"Concurrent", testConcurrent},
@@ -98,6 +99,9 @@ func norm(s authz.Session) authz.Session {
 	s.CreatedAt, s.RenewedAt, s.ExpiresAt = n(s.CreatedAt), n(s.RenewedAt), n(s.ExpiresAt)
 	if len(s.Stale) == 0 {
 		s.Stale = nil
+	}
+	if len(s.Apps) == 0 {
+		s.Apps = nil
 	}
 	return s
 }
@@ -290,6 +294,46 @@ func testRenewDeadOrGone(t *testing.T, h Harness) {
 		t.Errorf("renew of a deleted session = %v, want not found", err)
 	}
 	wantGone(t, h.Store, a.Hash, "renewed after delete")
+}
+
+// testBind: a live session takes more apps, once each, in order, with the
+// fingerprints of the cookies each binding expired; a dead or missing one
+// takes none (a binding never brings back a flushed session).
+func testBind(t *testing.T, h Harness) {
+	c := ctx(t)
+	pid := h.NewProfile(t)
+	a := newSession("a", pid, base, time.Hour)
+	a.Stale = []cookie.Hash{cookie.Fingerprint("p", "1")}
+	put(t, h.Store, a)
+	w1, w2 := cookie.Fingerprint("wiki_sid", "x"), cookie.Fingerprint("wiki_sid", "y")
+	at := base.Add(time.Minute)
+	for _, step := range []struct {
+		app   string
+		stale []cookie.Hash
+	}{{"wiki", []cookie.Hash{w1}}, {"wiki", []cookie.Hash{w2}}, {a.App, nil}, {"tracker", nil}} {
+		if err := h.Store.BindSession(c, a.Hash, step.app, step.stale, at); err != nil {
+			t.Fatalf("BindSession(%s): %v", step.app, err)
+		}
+	}
+	want := a
+	want.Apps = []string{"wiki", "tracker"}
+	want.Stale = []cookie.Hash{a.Stale[0], w1, w2}
+	wantSession(t, h.Store, want)
+	// A new session may be created bound to more apps, and keeps its own copy.
+	b := newSession("b", pid, base, time.Hour)
+	b.Apps = []string{"wiki"}
+	put(t, h.Store, b)
+	b.Apps[0] = "changed"
+	b.Apps = []string{"wiki"}
+	wantSession(t, h.Store, b)
+
+	if err := h.Store.BindSession(c, hashOf("missing"), "wiki", nil, at); !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("bind of a missing session = %v, want not found", err)
+	}
+	if err := h.Store.BindSession(c, a.Hash, "late", nil, a.ExpiresAt); !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("bind of a session at its expiry = %v, want not found", err)
+	}
+	wantSession(t, h.Store, want)
 }
 
 // testCapPerProfile: with a cap of 3, a profile's sixth session for one app
