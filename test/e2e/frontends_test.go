@@ -90,6 +90,16 @@ var frontends = []*frontend{
 		start:        startTraefik,
 		unauthStatus: 403,
 	},
+	{
+		name: "caddy",
+		// forward_auth drops an allowed check's Set-Cookie (deploy/caddy).
+		config:             fmt.Sprintf(baseConfig, "\n    cookies_via_redirect: true"),
+		start:              startCaddy,
+		unauthStatus:       302,
+		page503:            true,
+		rewritesCookie:     true,
+		cookiesViaRedirect: true,
+	},
 }
 
 // forEachFrontend runs fn as a subtest per front end.

@@ -248,11 +248,13 @@ func spoofMatrix(t *testing.T, s *stack) {
 	}
 	// The control: the real bypass does let her through (so a smuggled
 	// bypass that were believed would show below).
+	// A bypassed request is let through without a profile: the client's
+	// identity and profile headers are gone from it too.
 	before := len(s.App.requests())
-	if p := page(m.get("/public/ok")); p.Status != 200 {
+	if p := page(m.get("/public/ok", "X-Profile-Id", aliceProfile, "X-Auth-Request-Email", alice.Email, "X-Extauthz-Cookie", "")); p.Status != 200 {
 		t.Fatalf("mallory on the bypass /public/ok: %d", p.Status)
 	}
-	if got := s.App.requests()[before:]; len(got) != 1 || got[0].ProfileID != "" {
+	if got := s.App.requests()[before:]; len(got) != 1 || got[0].ProfileID != "" || got[0].Email != mallory.Email {
 		t.Fatalf("mallory on the bypass: the app saw %+v", got)
 	}
 	blocked := func(t *testing.T, what, path string, header ...string) {
