@@ -31,8 +31,8 @@ type frontend struct {
 	// and headers).
 	page503 bool
 	// rewritesCookie says the proxy replaces the upstream Cookie header
-	// with extauthz's X-Extauthz-Cookie answer, so the app never sees
-	// extauthz's own cookie.
+	// with extauthz's answer (X-Extauthz-Cookie, or Cookie on /check for
+	// Traefik), so the app never sees extauthz's own cookie.
 	rewritesCookie bool
 	// cookiesViaRedirect says the proxy drops an allowed check's Set-Cookie,
 	// so the app's extauthz config sets cookies_via_redirect.
@@ -53,7 +53,7 @@ type proxyParams struct {
 // baseConfig is the extauthz configuration shared by every front end:
 // plain HTTP on loopback (cookies not Secure), profiles created on first
 // sight, the demo app's own cookie flushed on a change of person, a bypass
-// prefix for the spoof matrix, and an "open" app that bypasses the
+// prefix for the spoof matrix, a pass-through credential, and an "open" app that bypasses the
 // matrix's /secret, which a client must not be able to select.
 const baseConfig = `
 log: {format: text, level: info}
@@ -64,6 +64,8 @@ apps:
     native_cookies:
       - {name: app_session, domain: "", path: /, secure: false}
     bypass: [/public]
+    credentials:
+      - {header: X-Api-Key, mode: pass_through}
     # Short, so that the replay test sees the end of a guard window soon.
     loop_guard_window: 1s%s
   open:
@@ -86,9 +88,10 @@ var frontends = []*frontend{
 		// addAuthCookiesToResponse (deploy/traefik) delivers the session
 		// cookie on allowed responses; every Set-Cookie of a denial is
 		// copied.
-		config:       fmt.Sprintf(baseConfig, ""),
-		start:        startTraefik,
-		unauthStatus: 403,
+		config:         fmt.Sprintf(baseConfig, ""),
+		start:          startTraefik,
+		unauthStatus:   403,
+		rewritesCookie: true,
 	},
 	{
 		name: "caddy",

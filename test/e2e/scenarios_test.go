@@ -341,10 +341,11 @@ func replayedCookiesAfterSwitch(t *testing.T, s *stack) {
 }
 
 // cookieDelivery: the session cookie of an allowed check reaches the
-// browser through each shipped config, and what a front end cannot do is
+// browser through each shipped config, the app never sees extauthz's own
+// cookie, a pass-through credential reaches the app without any of the
+// browser's cookies (invariant 13), and what a front end cannot do is
 // proven, not assumed: Caddy drops an allowed check's Set-Cookie (hence
-// cookies_via_redirect), Traefik cannot hide extauthz's own cookie from the
-// app.
+// cookies_via_redirect).
 func cookieDelivery(t *testing.T, s *stack) {
 	b := s.browser(t)
 	hops := s.signIn(b, erin)
@@ -373,6 +374,19 @@ func cookieDelivery(t *testing.T, s *stack) {
 		} else {
 			t.Errorf("%s now hides extauthz's cookie from the app (Cookie %q): update deploy/%s and the README", s.FE.name, r[0].Cookie, s.FE.name)
 		}
+	}
+
+	// A pass-through credential skips the person checks, so neither the
+	// app's cookie nor extauthz's travels with it (other cookies, such as
+	// oauth2-proxy's, reach the app untouched: invariant 13).
+	before = len(s.App.requests())
+	if p := page(b.get("/api", "X-Api-Key", "k-123")); p.Status != 200 {
+		t.Fatalf("pass-through credential: %d", p.Status)
+	}
+	r = s.App.requests()[before:]
+	if len(r) != 1 || strings.Contains(r[0].Cookie, appCookie+"=") || strings.Contains(r[0].Cookie, "extauthz_session=") ||
+		!strings.Contains(r[0].Cookie, "_oauth2_proxy=") || r[0].ProfileID != "" {
+		t.Errorf("pass-through credential: the app saw %+v (want only oauth2-proxy's cookie, no profile)", r)
 	}
 
 	if !s.FE.cookiesViaRedirect {
