@@ -63,8 +63,8 @@ func TestHTTPBench(t *testing.T) {
 	seedSessions(t, pool, "bench-", 0, users)
 	exec1(t, pool, `VACUUM ANALYZE`)
 	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"}})
-	_, floorHTTP, _ := startFloor(t)
-	o2pAddr, o2pCookie := startOAuth2Proxy(t)
+	_, floorHTTP, floorPID := startFloor(t)
+	o2pAddr, o2pCookie, o2pPID := startOAuth2Proxy(t)
 
 	// The browser's request as the proxy forwards it to the check.
 	base := http.Header{
@@ -92,11 +92,11 @@ func TestHTTPBench(t *testing.T) {
 	}
 	o2pHeader := with("Cookie", o2pCookie)
 	targets := []*httpTarget{
-		{name: "floor: do-nothing HTTP server", url: "http://" + floorHTTP + "/check", want: 200,
+		{name: "floor: do-nothing HTTP server", url: "http://" + floorHTTP + "/check", want: 200, pid: floorPID,
 			header: func(i uint64) http.Header { return extHeaders[i%users] }},
-		{name: "oauth2-proxy /oauth2/auth", url: "http://" + o2pAddr + "/oauth2/auth", want: 202,
+		{name: "oauth2-proxy /oauth2/auth", url: "http://" + o2pAddr + "/oauth2/auth", want: 202, pid: o2pPID,
 			header: func(uint64) http.Header { return o2pHeader }},
-		{name: "extauthz /check (session_match)", url: "http://" + svc.CheckAddr + "/check", want: 200, reason: "session_match",
+		{name: "extauthz /check (session_match)", url: "http://" + svc.CheckAddr + "/check", want: 200, reason: "session_match", pid: svc.PID(),
 			header: func(i uint64) http.Header { return extHeaders[i%users] }},
 	}
 	for _, tg := range targets {
@@ -120,7 +120,9 @@ func TestHTTPBench(t *testing.T) {
 	for round := range rounds {
 		for j := range targets {
 			i := (j + round) % len(targets)
+			c0 := cpuTime(t, targets[i].pid)
 			r := targets[i].run(ctx, targets[i].name, *concurrency, d, 0)
+			r.cpu = (cpuTime(t, targets[i].pid) - c0) / time.Duration(max(r.requests, 1))
 			if r.errors > 0 {
 				t.Errorf("%s, round %d: %d unexpected answers (%v)", targets[i].name, round+1, r.errors, r.reasons)
 			}
@@ -147,16 +149,18 @@ func TestHTTPBench(t *testing.T) {
 	fl, o2p, ext := med[0], med[1], med[2]
 
 	report("## HTTP check: closed loop, concurrency %d, %d interleaved rounds of %s per server (median round)\n\n", *concurrency, rounds, d)
-	report("| server | req/s | p50 | p99 | rounds (req/s) | ratio to floor | answer |\n|---|---:|---:|---:|---|---:|---|\n")
+	report("| server | req/s | p50 | p99 | server CPU/req | rounds (req/s) | ratio to floor | answer |\n|---|---:|---:|---:|---:|---|---:|---|\n")
 	for i, tg := range targets {
 		var each []string
 		for _, r := range byTarget[i] {
 			each = append(each, fmt.Sprintf("%.0f", r.rps()))
 		}
-		report("| %s | %.0f | %s | %s | %s | %.2f | %s |\n", tg.name, med[i].rps(), us(med[i].pct(.5)), us(med[i].pct(.99)),
-			strings.Join(each, ", "), med[i].rps()/fl.rps(), med[i].mainReason())
+		report("| %s | %.0f | %s | %s | %s | %s | %.2f | %s |\n", tg.name, med[i].rps(), us(med[i].pct(.5)), us(med[i].pct(.99)),
+			us1(med[i].cpu), strings.Join(each, ", "), med[i].rps()/fl.rps(), med[i].mainReason())
 	}
-	report("\nextauthz's HTTP check: %.2f× oauth2-proxy's /oauth2/auth and %.2f× the do-nothing HTTP server.\n\n", ext.rps()/o2p.rps(), ext.rps()/fl.rps())
+	report("\nextauthz's HTTP check: %.2f× oauth2-proxy's /oauth2/auth and %.2f× the do-nothing HTTP server in throughput; "+
+		"server CPU per check %s against %s (oauth2-proxy) and %s (floor).\n\n",
+		ext.rps()/o2p.rps(), ext.rps()/fl.rps(), us1(ext.cpu), us1(o2p.cpu), us1(fl.cpu))
 
 	rate := min(fl.rps(), o2p.rps(), ext.rps()) / 2
 	report("## HTTP check: paced at half the lowest peak (%.0f req/s), latency from the scheduled send time\n\n", rate)
@@ -209,6 +213,7 @@ type httpTarget struct {
 	want   int                        // the status of a good answer
 	reason string                     // the X-Extauthz-Reason of a good answer ("" none)
 	header func(i uint64) http.Header // request i's headers (shared, read only)
+	pid    int                        // the server's process, for its CPU time
 	u      *url.URL
 	client *http.Client
 }
@@ -314,9 +319,9 @@ func (tg *httpTarget) run(ctx context.Context, name string, concurrency int, dur
 // startOAuth2Proxy runs the pinned oauth2-proxy (scripts/tool.sh) against a
 // mock IdP on loopback, with the cookie session store and request logging
 // off, signs a user in through the IdP, and returns its address and the
-// session's Cookie header. The process is stopped by its PID in t's
+// session's Cookie header and its PID. The process is stopped by its PID in t's
 // cleanup.
-func startOAuth2Proxy(t *testing.T) (addr, cookie string) {
+func startOAuth2Proxy(t *testing.T) (addr, cookie string, pid int) {
 	t.Helper()
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -397,5 +402,5 @@ func startOAuth2Proxy(t *testing.T) (addr, cookie string) {
 	if resp.StatusCode != 202 || resp.Header.Get("X-Auth-Request-Email") != "user0@bench.example" {
 		t.Fatalf("oauth2-proxy /oauth2/auth with the session: %s, email %q (cookie %d bytes)", resp.Status, resp.Header.Get("X-Auth-Request-Email"), len(cookie))
 	}
-	return addr, cookie
+	return addr, cookie, cmd.Process.Pid
 }
