@@ -12,7 +12,7 @@ FUZZTIME ?= 20s
 
 .PHONY: help
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-14s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## Build bin/extauthz
@@ -23,13 +23,13 @@ run: build ## Run the service on the in-memory store (no database needed)
 	$(BIN) serve --config deploy/examples/quickstart.yaml
 
 .PHONY: test
-test: ## Vet and run every test (installs PostgreSQL/nginx/Chromium when missing; starts its own servers)
+test: e2e-tools ## Vet and run every test (installs PostgreSQL/nginx/Chromium when missing; starts its own servers)
 	scripts/deps.sh all
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
 
 .PHONY: test-race
-test-race: ## Run every test with the race detector
+test-race: e2e-tools ## Run every test with the race detector
 	$(GO) test -race -count=1 ./...
 
 .PHONY: lint
@@ -39,13 +39,17 @@ lint: ## gofmt, go vet, staticcheck, govulncheck (offline DB built from golang.o
 	scripts/tool.sh staticcheck ./...
 	scripts/vulncheck.sh ./...
 
+.PHONY: e2e-tools
+e2e-tools: ## Build the pinned oauth2-proxy, Traefik and Caddy into the tool cache (minutes the first time, then instant)
+	@for t in oauth2-proxy traefik caddy; do s=$$SECONDS; scripts/tool.sh --path $$t >/dev/null; echo "tool $$t ready ($$((SECONDS - s))s)"; done
+
 .PHONY: e2e
-e2e: ## End-to-end: real nginx, oauth2-proxy, mock IdP, PostgreSQL, headless Chromium (installs them)
+e2e: e2e-tools ## End-to-end through nginx, Traefik and Caddy: oauth2-proxy, mock IdP, PostgreSQL, headless Chromium (installs them)
 	scripts/deps.sh
 	$(GO) test -count=1 -timeout 15m ./test/e2e/...
 
 .PHONY: e2e-contended
-e2e-contended: ## The end-to-end suite with three busy loops competing for the CPU
+e2e-contended: e2e-tools ## The end-to-end suite with three busy loops competing for the CPU
 	scripts/deps.sh
 	E2E_BUSY_LOOPS=3 $(GO) test -count=1 -timeout 20m ./test/e2e/...
 

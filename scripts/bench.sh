@@ -3,7 +3,9 @@
 # over loopback gRPC in one run, against a throw-away PostgreSQL, and print
 # the table (req/s, p50, p99, allocations, ratio to the floor), the paced
 # comparison at half the steady-state peak, and throughput/RSS with 10k,
-# 100k and 1M live sessions; then the Go micro-benchmarks of the hot path.
+# 100k and 1M live sessions; then the HTTP check against oauth2-proxy's
+# /oauth2/auth and a do-nothing HTTP server (interleaved rounds, then paced
+# at half the lowest peak); then the Go micro-benchmarks of the hot path.
 #
 # Usage: scripts/bench.sh [--smoke] [--no-settle] [--out FILE] [--profile DIR]
 #   --smoke        every scenario for 0.5 s, 10k sessions only (CI, ~15 s)
@@ -47,7 +49,7 @@ $smoke && args+=(-bench.smoke)
 
 machine
 # The load run (skipped by plain `go test` unless EXTAUTHZ_BENCH is set).
-EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^(TestBench|TestRegistrationFlood)$' -v ./test/bench/ -args "${args[@]}" \
+EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^(TestBench|TestHTTPBench|TestRegistrationFlood)$' -v ./test/bench/ -args "${args[@]}" \
   | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS' -e '^ok '
 
 benchtime=1s

@@ -47,7 +47,10 @@
 //     request carried cookies or the decision rewrites them,
 //     X-Extauthz-Cookie with the Cookie header the upstream must see (the
 //     proxy sets the upstream Cookie to it; empty means "none", so nginx's
-//     proxy_set_header drops it); then the Set-Cookie lines and the
+//     proxy_set_header drops it) -- on /check also as Cookie itself when not
+//     empty, for Traefik, whose authResponseHeaders copies a header under
+//     its own name and removes the upstream's copy when the answer lacks
+//     it; then the Set-Cookie lines and the
 //     decision's response headers. Deny: the status as above, the Set-Cookie
 //     lines, the response headers (Location, Retry-After, Clear-Site-Data,
 //     Cache-Control, X-Extauthz-Reason) and the body. On the nginx endpoints

@@ -26,6 +26,13 @@ const (
 	HeaderStatus = "X-Extauthz-Status"
 	// HeaderCookie carries the Cookie header the upstream must see.
 	HeaderCookie = "X-Extauthz-Cookie"
+	// HeaderUpstreamCookie carries the same value under the name the
+	// upstream header has, on /check allows only, and only when it is not
+	// empty: Traefik's authResponseHeaders copies a header under its own
+	// name, deleting the request's copy first, so listing Cookie there
+	// replaces the upstream Cookie header (and removes it when this header
+	// is absent). Never sent on denials, which proxies copy to the browser.
+	HeaderUpstreamCookie = "Cookie"
 	// HeaderSetCookiePrefix + n (1-based) carries the n-th Set-Cookie on the
 	// nginx endpoints.
 	HeaderSetCookiePrefix = "X-Extauthz-Set-Cookie-"
@@ -89,6 +96,9 @@ func allowResponse(d *authz.Decision, in authz.Input, mode Mode) Response {
 		// Unchanged. Sent anyway: nginx cannot tell an absent header from an
 		// empty one, and Caddy may drop a copied header the response lacks.
 		h.Set(HeaderCookie, strings.Join(in.Headers.Get("cookie"), "; "))
+	}
+	if v := h.Get(HeaderCookie); mode == Forward && v != "" {
+		h.Set(HeaderUpstreamCookie, v)
 	}
 	addBrowserHeaders(h, d, in, mode)
 	return Response{Status: http.StatusOK, Header: h}

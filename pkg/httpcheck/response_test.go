@@ -60,7 +60,29 @@ func TestFromDecision(t *testing.T) {
 				UpstreamRemove: []string{"x-profile-id"},
 			},
 			in: in, mode: Forward,
-			want: Response{Status: 200, Header: http.Header{"X-Extauthz-Cookie": {"a=1; extauthz_session=t; b=2"}}},
+			want: Response{Status: 200, Header: http.Header{
+				"X-Extauthz-Cookie": {"a=1; extauthz_session=t; b=2"}, "Cookie": {"a=1; extauthz_session=t; b=2"},
+			}},
+		},
+		{
+			name: "allow on /check also names the rewritten cookie Cookie",
+			d: authz.Decision{
+				Allow: true, Status: 200, Reason: authz.ReasonSessionMatch, App: "plane", ProfileID: "p1",
+				UpstreamSet: []authz.Header{{Name: "x-profile-id", Value: "p1"}, {Name: "cookie", Value: "a=1; b=2"}},
+			},
+			in: in, mode: Forward,
+			want: Response{Status: 200, Header: http.Header{
+				"X-Profile-Id": {"p1"}, "X-Extauthz-Cookie": {"a=1; b=2"}, "Cookie": {"a=1; b=2"},
+			}},
+		},
+		{
+			name: "allow on /check with cookie removed sends no Cookie",
+			d: authz.Decision{
+				Allow: true, Status: 200, Reason: authz.ReasonPassThrough, App: "plane",
+				UpstreamRemove: []string{"cookie", "x-profile-id"},
+			},
+			in: in, mode: Forward,
+			want: Response{Status: 200, Header: http.Header{"X-Extauthz-Cookie": {""}}},
 		},
 		{
 			name: "allow with cookie removed sends it empty",

@@ -65,6 +65,7 @@ type result struct {
 	elapsed  time.Duration
 	lat      []time.Duration // sorted
 	reasons  map[string]int
+	cpu      time.Duration // the server's CPU per request, when measured
 }
 
 func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds() }

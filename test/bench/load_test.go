@@ -370,7 +370,16 @@ func startFloor(t *testing.T, args ...string) (grpcAddr, httpAddr string, pid in
 // (/debug/pprof/profile) and writes it to path.
 func cpuProfile(t *testing.T, ctx context.Context, base, path string, sec int, l load) {
 	t.Helper()
-	l.duration = time.Duration(sec)*time.Second + 500*time.Millisecond
+	profileWhile(t, base, path, sec, func(d time.Duration) {
+		l.duration = d
+		l.run(ctx, "profile")
+	})
+}
+
+// profileWhile takes a CPU profile of sec seconds of the server at base
+// while run drives it (for a little longer), and writes it to path.
+func profileWhile(t *testing.T, base, path string, sec int, run func(time.Duration)) {
+	t.Helper()
 	type got struct {
 		b   []byte
 		err error
@@ -389,7 +398,7 @@ func cpuProfile(t *testing.T, ctx context.Context, base, path string, sec int, l
 		}
 		ch <- got{b, err}
 	}()
-	l.run(ctx, "profile")
+	run(time.Duration(sec)*time.Second + 500*time.Millisecond)
 	g := <-ch
 	if g.err != nil {
 		t.Fatalf("profile %s: %v", path, g.err)

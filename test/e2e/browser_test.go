@@ -41,16 +41,16 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// TestBrowserPersonChanges plays the story in headless Chromium through
-// oauth2-proxy's real sign-in page and the IdP's redirects: alice signs
-// in and sees herself, signs out, bob signs in and sees bob. Screenshots of
-// each step go to test/artifacts/.
-func TestBrowserPersonChanges(t *testing.T) {
+// browserPersonChanges plays the story in headless Chromium through the
+// front end, oauth2-proxy's real sign-in page and the IdP's redirects:
+// alice signs in and sees herself, signs out, bob signs in and sees bob.
+// Screenshots of each step go to test/artifacts/, prefixed with the front
+// end's name.
+func browserPersonChanges(t *testing.T, s *stack) {
 	chromium, why := findChromium(t)
 	if chromium == "" {
 		t.Skip("e2e: " + why)
 	}
-	s := newStack(t, true)
 	artifacts := filepath.Join(repoRoot(), "test", "artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
@@ -93,7 +93,7 @@ func TestBrowserPersonChanges(t *testing.T) {
 		if err != nil {
 			t.Fatalf("browser: screenshot %s: %v", name, err)
 		}
-		if err := os.WriteFile(filepath.Join(artifacts, name), png, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(artifacts, s.FE.name+"-"+name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,7 +20,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/oauth2-proxy/mockoidc"
@@ -29,28 +28,11 @@ import (
 	"github.com/extauthz/extauthz/test/harness"
 )
 
-// appName is the app's name in the extauthz config and the nginx template.
+// appName is the app's name in the extauthz config and the proxy configs.
 const appName = "demo"
 
 // appCookie is the protected app's own session cookie.
 const appCookie = "app_session"
-
-// extauthzConfig is the service's configuration for the suite: plain HTTP
-// on loopback (so cookies are not Secure), profiles created on first
-// sight, and the demo app's own cookie flushed on a change of person.
-const extauthzConfig = `
-log: {format: text, level: info}
-cookie: {secure: false}
-auto_register: true
-apps:
-  demo:
-    native_cookies:
-      - {name: app_session, domain: "", path: /, secure: false}
-    # nginx maps four X-Extauthz-Set-Cookie-N headers (deploy/nginx).
-    max_set_cookies: 4
-    # Short, so that the replay test sees the end of a guard window soon.
-    loop_guard_window: 1s
-`
 
 // repoRoot is the module root, found from this file.
 func repoRoot() string {
@@ -59,37 +41,29 @@ func repoRoot() string {
 }
 
 var (
-	toolsOnce sync.Once
-	toolsErr  error
+	nginxOnce sync.Once
+	nginxErr  error
 	nginxPath string
 )
 
-// requireTools installs what the suite runs (nginx from Debian packages,
-// oauth2-proxy into the per-user tool cache) and fails the test, never skips it, when
-// that is impossible.
-func requireTools(t *testing.T) {
+// requireNginx installs nginx from Debian packages when missing and
+// returns its path; it fails the test, never skips it, when that is
+// impossible.
+func requireNginx(t *testing.T) string {
 	t.Helper()
-	toolsOnce.Do(func() {
-		root := repoRoot()
+	nginxOnce.Do(func() {
 		if _, err := findNginx(); err != nil {
-			if out, err := command(10*time.Minute, root, "scripts/deps.sh", "e2e"); err != nil {
-				toolsErr = fmt.Errorf("installing nginx with scripts/deps.sh failed: %v\n%s", err, out)
+			if out, err := command(10*time.Minute, repoRoot(), "scripts/deps.sh", "e2e"); err != nil {
+				nginxErr = fmt.Errorf("installing nginx with scripts/deps.sh failed: %v\n%s", err, out)
 				return
 			}
 		}
-		p, err := findNginx()
-		if err != nil {
-			toolsErr = fmt.Errorf("nginx not found after scripts/deps.sh e2e: %v", err)
-			return
-		}
-		nginxPath = p
-		if out, err := command(10*time.Minute, root, "scripts/tool.sh", "oauth2-proxy", "--version"); err != nil {
-			toolsErr = fmt.Errorf("installing oauth2-proxy with scripts/tool.sh failed: %v\n%s", err, out)
-		}
+		nginxPath, nginxErr = findNginx()
 	})
-	if toolsErr != nil {
-		t.Fatalf("e2e: %v", toolsErr)
+	if nginxErr != nil {
+		t.Fatalf("e2e: %v", nginxErr)
 	}
+	return nginxPath
 }
 
 func findNginx() (string, error) {
@@ -104,10 +78,18 @@ func findNginx() (string, error) {
 
 // command runs a command to completion with a deadline.
 func command(limit time.Duration, dir, name string, args ...string) ([]byte, error) {
+	return commandEnv(limit, dir, nil, name, args...)
+}
+
+// commandEnv is command with extra environment (KEY=VALUE).
+func commandEnv(limit time.Duration, dir string, env []string, name string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	return cmd.CombinedOutput()
 }
 
@@ -140,12 +122,15 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 // startProc starts a child that dies with the test process (parent-death
 // signal, from a thread that lives as long as the child) and is stopped by
-// its PID in t's cleanup.
-func startProc(t *testing.T, name string, stop os.Signal, dir string, argv ...string) *proc {
+// its PID in t's cleanup. env is extra environment (KEY=VALUE).
+func startProc(t *testing.T, name string, stop os.Signal, dir string, env []string, argv ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{}), log: &bytes.Buffer{}, mu: &sync.Mutex{}}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	w := lockedWriter{p.mu, p.log}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -242,6 +227,8 @@ type app struct {
 
 // appRequest is what one request looked like when it reached the app.
 type appRequest struct {
+	Method    string
+	URI       string // the request target as received
 	Email     string // X-Auth-Request-Email
 	ProfileID string // X-Profile-Id
 	Cookie    string // the Cookie header
@@ -275,7 +262,7 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request) {
 	if shown == "" {
 		shown = "nobody"
 	}
-	a.seen = append(a.seen, appRequest{Email: email, ProfileID: r.Header.Get("X-Profile-Id"), Cookie: r.Header.Get("Cookie"), Shown: shown})
+	a.seen = append(a.seen, appRequest{Method: r.Method, URI: r.RequestURI, Email: email, ProfileID: r.Header.Get("X-Profile-Id"), Cookie: r.Header.Get("Cookie"), Shown: shown})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, "<!doctype html><title>Demo app</title><h1 id=\"user\">Signed in as %s</h1><p id=\"profile\">profile %s</p>\n",
 		html.EscapeString(shown), html.EscapeString(r.Header.Get("X-Profile-Id")))
@@ -289,24 +276,30 @@ func (a *app) requests() []appRequest {
 }
 
 // stack is every component of one end-to-end run, each real and on
-// loopback: mock IdP → oauth2-proxy → nginx → extauthz (PostgreSQL) → app.
+// loopback: mock IdP → oauth2-proxy → front end → extauthz (PostgreSQL) →
+// app.
 type stack struct {
-	Edge  string // http://127.0.0.1:port, nginx's public server
+	FE    *frontend
+	Edge  string // http://127.0.0.1:port, the front end's public address
 	IdP   *mockoidc.MockOIDC
 	App   *app
 	PG    *pgtest.Cluster  // nil without extauthz
+	DBURL string           // "" without extauthz
 	Authz *harness.Service // nil without extauthz
-	Nginx *proc
+	Proxy *proc
 	O2P   *proc
+	o2p   string // oauth2-proxy's address
 	dir   string
 }
 
-// newStack starts everything; withExtauthz false removes extauthz from the
-// nginx chain (the control run).
-func newStack(t *testing.T, withExtauthz bool) *stack {
+// newStack starts everything behind front end fe; withExtauthz false
+// removes extauthz from the chain (the control run).
+func newStack(t *testing.T, fe *frontend, withExtauthz bool) *stack {
 	t.Helper()
-	requireTools(t)
-	s := &stack{dir: shortTempDir(t)}
+	if _, err := command(10*time.Minute, repoRoot(), "scripts/tool.sh", "oauth2-proxy", "--version"); err != nil {
+		t.Fatalf("e2e: installing oauth2-proxy with scripts/tool.sh failed: %v", err)
+	}
+	s := &stack{FE: fe, dir: shortTempDir(t)}
 
 	idp, err := mockoidc.Run()
 	if err != nil {
@@ -316,20 +309,21 @@ func newStack(t *testing.T, withExtauthz bool) *stack {
 	s.IdP = idp
 	s.App = newApp(t)
 
-	edgeAddr, innerAddr, o2pAddr := freeAddr(t), freeAddr(t), freeAddr(t)
-	s.Edge = "http://" + edgeAddr
+	edgeAddr, o2pAddr := freeAddr(t), freeAddr(t)
+	s.Edge, s.o2p = "http://"+edgeAddr, o2pAddr
 
 	extauthzAddr := "127.0.0.1:1" // never used without extauthz
 	if withExtauthz {
 		s.PG = pgtest.NewCluster(t)
-		s.Authz = harness.Start(t, harness.Options{Config: extauthzConfig, DatabaseURL: s.PG.NewDatabase(t)})
+		s.DBURL = s.PG.NewDatabase(t)
+		s.Authz = harness.Start(t, harness.Options{Config: fe.config, DatabaseURL: s.DBURL})
 		extauthzAddr = s.Authz.CheckAddr
 	}
 
 	cookieSecret := make([]byte, 16)
 	_, _ = rand.Read(cookieSecret)
 	cfg := idp.Config()
-	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(),
+	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(), nil,
 		"scripts/tool.sh", "oauth2-proxy",
 		"--http-address="+o2pAddr,
 		"--provider=oidc",
@@ -348,25 +342,30 @@ func newStack(t *testing.T, withExtauthz bool) *stack {
 	)
 	waitHTTP(t, s.O2P, "http://"+o2pAddr+"/ping", 200)
 
-	conf := renderNginx(t, s.dir, nginxParams{
-		Listen: edgeAddr, Inner: innerAddr, OAuth2Proxy: o2pAddr, Extauthz: extauthzAddr,
+	s.Proxy = fe.start(t, s, proxyParams{
+		Listen: edgeAddr, OAuth2Proxy: o2pAddr, Extauthz: extauthzAddr,
 		App: strings.TrimPrefix(s.App.srv.URL, "http://"), AppName: appName, WithExtauthz: withExtauthz,
 	})
-	if out, err := command(time.Minute, s.dir, nginxPath, "-t", "-p", s.dir, "-e", filepath.Join(s.dir, "error.log"), "-c", conf); err != nil {
-		t.Fatalf("e2e: nginx -t: %v\n%s", err, out)
-	}
-	s.Nginx = startProc(t, "nginx", syscall.SIGTERM, s.dir,
-		nginxPath, "-p", s.dir, "-e", filepath.Join(s.dir, "error.log"), "-c", conf, "-g", "daemon off;")
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(filepath.Join(s.dir, "error.log"))
-			t.Logf("nginx error.log:\n%s", tail(string(b), 60))
-		}
-	})
-	// Without a session the public server answers oauth2-proxy's sign-in
-	// page with 403: nginx, oauth2-proxy and their wiring are up.
-	waitHTTP(t, s.Nginx, s.Edge+"/", 403)
+	// Without a session the public address answers oauth2-proxy's sign-in
+	// page (or a redirect to it): the proxy, oauth2-proxy and their wiring
+	// are up.
+	waitHTTP(t, s.Proxy, s.Edge+"/", fe.unauthStatus)
 	return s
+}
+
+// edgeFor starts a second instance of the stack's front end, on the same
+// oauth2-proxy, extauthz and app, for the extauthz app name (the shipped
+// config names one app), and returns its public URL. Cookies are per host,
+// not per port, so a browser signed in at s.Edge is signed in there too.
+func (s *stack) edgeFor(t *testing.T, name string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	p := s.FE.start(t, s, proxyParams{
+		Listen: addr, OAuth2Proxy: s.o2p, Extauthz: s.Authz.CheckAddr,
+		App: strings.TrimPrefix(s.App.srv.URL, "http://"), AppName: name, WithExtauthz: true,
+	})
+	waitHTTP(t, p, "http://"+addr+"/", s.FE.unauthStatus)
+	return "http://" + addr
 }
 
 // shortTempDir is a temporary directory removed in t's cleanup (nginx runs
@@ -392,30 +391,6 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// nginxParams fills deploy/nginx/nginx.conf.tmpl.
-type nginxParams struct {
-	Listen, Inner, OAuth2Proxy, Extauthz, App, AppName string
-	WithExtauthz                                       bool
-}
-
-// renderNginx renders the shipped template into dir and returns its path.
-func renderNginx(t *testing.T, dir string, p nginxParams) string {
-	t.Helper()
-	tmpl, err := template.ParseFiles(filepath.Join(repoRoot(), "deploy", "nginx", "nginx.conf.tmpl"))
-	if err != nil {
-		t.Fatalf("e2e: nginx template: %v", err)
-	}
-	var b bytes.Buffer
-	if err := tmpl.Execute(&b, p); err != nil {
-		t.Fatalf("e2e: nginx template: %v", err)
-	}
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // user is an IdP account.
 type user struct{ Email, Name string }
 
@@ -423,6 +398,9 @@ var (
 	alice   = user{"alice@example.com", "alice"}
 	bob     = user{"bob@example.com", "bob"}
 	charlie = user{"charlie@example.com", "charlie"}
+	dave    = user{"dave@example.com", "dave"}
+	erin    = user{"erin@example.com", "erin"}
+	mallory = user{"mallory@example.com", "mallory"} // blocked
 )
 
 func (u user) mock() *mockoidc.MockUser {
@@ -514,13 +492,20 @@ func shown(h hop) string {
 	return html.UnescapeString(rest[:j])
 }
 
+// isSignInPage says h is oauth2-proxy's sign-in page: 403 at the URL
+// asked for (nginx's error_page, Traefik), or 200 at /oauth2/sign_in after
+// a redirect (Caddy).
+func isSignInPage(h hop) bool {
+	return (h.Status == 403 || h.Status == 200) && strings.Contains(h.Body, "Sign in with") && shown(h) == ""
+}
+
 // signIn signs u in through oauth2-proxy's sign-in page and the IdP and
 // returns the hops from pressing the sign-in button to the first page.
 func (s *stack) signIn(b *browser, u user) []hop {
 	b.t.Helper()
 	hops := b.get("/")
-	if p := page(hops); p.Status != 403 || !strings.Contains(p.Body, "Sign in with") {
-		b.t.Fatalf("e2e: expected oauth2-proxy's sign-in page before signing in, got %d:\n%s", p.Status, p.Body)
+	if p := page(hops); !isSignInPage(p) {
+		b.t.Fatalf("e2e: expected oauth2-proxy's sign-in page before signing in, got %d:%s\n%s", p.Status, describe(hops), p.Body)
 	}
 	s.IdP.QueueUser(u.mock())
 	// The page's button submits a GET form to /oauth2/start with rd.
@@ -532,8 +517,8 @@ func (s *stack) signIn(b *browser, u user) []hop {
 func (b *browser) signOut() {
 	b.t.Helper()
 	hops := b.get("/oauth2/sign_out?rd=" + url.QueryEscape("/"))
-	if p := page(hops); p.Status != 403 || !strings.Contains(p.Body, "Sign in with") {
-		b.t.Fatalf("e2e: expected the sign-in page after signing out, got %d:\n%s", p.Status, p.Body)
+	if p := page(hops); !isSignInPage(p) {
+		b.t.Fatalf("e2e: expected the sign-in page after signing out, got %d:%s\n%s", p.Status, describe(hops), p.Body)
 	}
 }
 

@@ -1,7 +1,9 @@
 // Command floor is the do-nothing ext_authz server extauthz is measured
 // against: every Check is allowed at once, with no parsing, no lookups and
-// no headers. It also serves its malloc count and allocated bytes (GET
-// /mallocs) so that the
+// no headers. Its HTTP listener does the same for the HTTP check (any
+// request to /check answers 200 with no body), the floor of nginx
+// auth_request, Traefik forwardAuth and Caddy forward_auth. It also serves
+// its malloc count and allocated bytes (GET /mallocs) so that the
 // benchmark can report allocations per request for the floor too, and a CPU
 // profile (GET /debug/pprof/profile) to compare with extauthz's.
 //
@@ -62,6 +64,7 @@ func main() {
 		fmt.Fprintln(w, m.Mallocs, m.TotalAlloc)
 	})
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/check", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	go func() { _ = http.Serve(hl, mux) }()
 	go func() {
 		sig := make(chan os.Signal, 1)
