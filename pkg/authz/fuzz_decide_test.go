@@ -35,6 +35,9 @@ func FuzzDecide(f *testing.F) {
 	f.Add(uint8(0), "GET", "/\r\nlocation: x", "bob@example.com", "", "extauthz_session=$A; app_sid=\r\n", "accept", "text/html")
 	f.Add(uint8(0), "GET", "/", "alice@example.com,bob@example.com", "", "extauthz_session=$A,extauthz_session=$B", "", "")
 	f.Add(uint8(0), "GET", "/", "\xffalice@example.com", "\x00", "extauthz_session=v1.\xff", "x-extauthz-user", "admin")
+	// Found by the fuzzer: a NUL after the service cookie reached the
+	// rewritten upstream Cookie header.
+	f.Add(uint8(0), "GET", "/", "alice@example.com", "", "extauthz_session=;\x00", "", "")
 
 	f.Fuzz(func(t *testing.T, mode uint8, method, path, emailV, userV, cookieV, hname, hval string) {
 		h := newHarness(t, func(p *authz.Policy) {

@@ -119,6 +119,9 @@ func TestStrip(t *testing.T) {
 		{"everything removed", []string{"extauthz_session=t", "wiki_sid=1"}, "", true},
 		{"other case is another cookie", []string{"Extauthz_session=t; extauthz_session=u"}, "Extauthz_session=t", true},
 		{"a value that is not UTF-8 cannot travel", []string{"a=\xff; extauthz_session=t; b=2"}, "b=2", true},
+		// Found by FuzzDecide: a NUL (or any control byte) may not reach
+		// the upstream in a header value.
+		{"a control byte cannot travel", []string{"extauthz_session=;\x00", "a=1\r\n; b=\x7f; c=\t3"}, "c=\t3", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, removed := Strip(tc.lines, drop)

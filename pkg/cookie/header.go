@@ -85,9 +85,11 @@ func trimOWS(s string) string { return strings.Trim(s, " \t") }
 // pieces without "=", quoted values, commas — is kept byte for byte (white
 // space around it aside); pieces are joined with "; " and empty pieces are
 // dropped. removed is false, and the header is not rebuilt, when nothing
-// matched. A kept piece that is not valid UTF-8 is left out of a rebuilt
-// header: proxies carry header values as strings (Envoy's protocol cannot
-// carry those bytes), and one stray cookie must not make the answer fail.
+// matched. A kept piece that is not valid UTF-8 or holds a control byte
+// (other than a tab) is left out of a rebuilt header: proxies carry header
+// values as strings (Envoy's protocol cannot carry those bytes), a header
+// value may not hold them, and one stray cookie must not make the answer
+// fail.
 func Strip(lines []string, drop func(name string) bool) (header string, removed bool) {
 	for _, h := range lines {
 		for piece := range strings.SplitSeq(h, ";") {
@@ -112,7 +114,7 @@ func Strip(lines []string, drop func(name string) bool) (header string, removed 
 	for _, h := range lines {
 		for piece := range strings.SplitSeq(h, ";") {
 			piece = trimOWS(piece)
-			if piece == "" || !utf8.ValidString(piece) {
+			if piece == "" || !utf8.ValidString(piece) || hasCTL(piece) {
 				continue
 			}
 			if name, _, ok := pair(piece); ok && drop(name) {
@@ -125,6 +127,16 @@ func Strip(lines []string, drop func(name string) bool) (header string, removed 
 		}
 	}
 	return b.String(), true
+}
+
+// hasCTL reports a control byte other than a horizontal tab.
+func hasCTL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // Values returns every value presented for name, in order.
