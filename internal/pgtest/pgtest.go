@@ -177,3 +177,21 @@ func MigratedPool(t testing.TB) *pgxpool.Pool {
 	}
 	return pool
 }
+
+// Count runs a query returning one integer (a count(*)) on dbURL, on a
+// connection of its own, and fails t on any error.
+func Count(t testing.TB, dbURL, query string, args ...any) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatalf("pgtest: connecting: %v", err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, query, args...).Scan(&n); err != nil {
+		t.Fatalf("pgtest: %s: %v", query, err)
+	}
+	return n
+}

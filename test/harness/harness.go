@@ -179,28 +179,37 @@ func Start(t testing.TB, o Options) *Service {
 	return s
 }
 
+// until polls cond every 10 ms until it holds, failing the test when the
+// process exits first or after 60 s (what names the wait).
+func (s *Service) until(what string, cond func() bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		select {
+		case <-s.done:
+			s.t.Fatalf("harness: extauthz exited before %s: %v\n%s", what, s.err, s.Logs())
+		default:
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("harness: not within 60s: %s\n%s", what, s.Logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // readAddrs waits for the "serving" line (JSON or text log) and takes the
 // bound addresses from it.
 func (s *Service) readAddrs() {
 	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	s.until(`it logged "serving"`, func() bool {
 		for line := range strings.Lines(s.Logs()) {
 			if f, ok := servingLine(line); ok {
 				s.GRPCAddr, s.HTTPAddr, s.CheckAddr = f["grpc_addr"], f["http_addr"], f["check_addr"]
-				return
+				return true
 			}
 		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("harness: extauthz exited before it was serving: %v\n%s", s.err, s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("harness: extauthz did not log \"serving\" within 60s\n%s", s.Logs())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 // servingLine returns the string fields of a "serving" log line.
@@ -232,24 +241,12 @@ func servingLine(line string) (map[string]string, bool) {
 func (s *Service) waitServing() {
 	s.t.Helper()
 	hc := healthpb.NewHealthClient(s.Conn())
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	s.until("the Check service was SERVING", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		r, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "envoy.service.auth.v3.Authorization"})
-		cancel()
-		if err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
-		}
-		select {
-		case <-s.done:
-			s.t.Fatalf("harness: extauthz exited before it was serving: %v\n%s", s.err, s.Logs())
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("harness: the Check service not SERVING within 60s (%v %v)\n%s", r.GetStatus(), err, s.Logs())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING
+	})
 }
 
 // cleanEnv drops EXTAUTHZ_* variables of the test's own environment so that

@@ -1,14 +1,11 @@
 package spoof
 
 import (
-	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/extauthz/extauthz/internal/pgtest"
 	"github.com/extauthz/extauthz/test/harness"
@@ -231,18 +228,7 @@ func TestAppsSharingACookieScope(t *testing.T) {
 		if db == "" {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(ctx)
-		var n int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM extauthz_sessions`).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 1 {
+		if n := pgtest.Count(t, db, `SELECT count(*) FROM extauthz_sessions`); n != 1 {
 			t.Fatalf("%d session rows after two people moved between two apps, want 1 (Bob's)", n)
 		}
 	})

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/extauthz/extauthz/internal/pgtest"
 	"github.com/extauthz/extauthz/test/harness"
 )
@@ -33,18 +31,7 @@ func TestSessionsPerPersonAreCapped(t *testing.T) {
 		}
 		tokens = append(tokens, res.SessionToken("extauthz_session"))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM extauthz_sessions WHERE email = 'alice@example.com'`).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != 5 {
+	if n := pgtest.Count(t, db, `SELECT count(*) FROM extauthz_sessions WHERE email = 'alice@example.com'`); n != 5 {
 		t.Fatalf("alice holds %d sessions after 12 cookieless sign-ins, want 5", n)
 	}
 	// The newest still works; the oldest was revoked (its revocation
