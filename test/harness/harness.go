@@ -263,23 +263,15 @@ func cleanEnv() []string {
 
 func (s *Service) waitHealthy() {
 	s.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
 	client := &http.Client{Timeout: time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.done:
-			s.t.Fatalf("harness: extauthz exited before it was healthy: %v\n%s", s.err, s.Logs())
-		default:
+	s.until("/healthz answered 200", func() bool {
+		resp, err := client.Get("http://" + s.HTTPAddr + "/healthz")
+		if err != nil {
+			return false
 		}
-		if resp, err := client.Get("http://" + s.HTTPAddr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatalf("harness: extauthz not healthy within 60s\n%s", s.Logs())
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
 }
 
 // Logs returns everything the process wrote so far.
