@@ -66,7 +66,7 @@ bench: ## Load benchmark vs a do-nothing ext_authz server (throw-away PostgreSQL
 	scripts/bench.sh $(BENCH_ARGS)
 
 .PHONY: deploy-check
-deploy-check: ## Render deploy/k8s with kustomize, validate it offline with kubeconform; Envoy configs, Dockerfile build line
+deploy-check: ## Lint and render the Helm chart (3 value sets), kubeconform offline, deploy/k8s reproducible, rendered-object assertions; Envoy configs, Dockerfile build line
 	scripts/deploy-check.sh
 
 .PHONY: ops-check
