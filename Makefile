@@ -70,7 +70,8 @@ deploy-check: ## Lint and render the Helm chart (3 value sets), kubeconform offl
 	scripts/deploy-check.sh
 
 .PHONY: ops-check
-ops-check: ## Black-box operator tests (test/ops), the scrape also checked by a pinned promtool
+ops-check: ## Black-box operator tests (test/ops): scrape checked by a pinned promtool, alert unit tests, dashboard queries against the scrape
+	scripts/tool.sh promtool test rules deploy/monitoring/alerts_test.yaml
 	EXTAUTHZ_PROMTOOL=$$(scripts/tool.sh --path promtool) $(GO) test -count=1 ./test/ops/
 
 .PHONY: clean

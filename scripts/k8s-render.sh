@@ -2,8 +2,8 @@
 # Regenerates what is derived from the Helm chart deploy/helm/extauthz:
 #   - deploy/k8s/manifests.yaml: the chart rendered with its default values
 #     (release extauthz, namespace extauthz), for `kubectl apply -k deploy/k8s`;
-#   - the chart's copy of deploy/monitoring/alerts.rules.yaml
-#     (a chart can only read files inside itself).
+#   - the chart's copies of deploy/monitoring/alerts.rules.yaml and
+#     dashboard.json (a chart can only read files inside itself).
 # With --check it changes nothing and fails when a checked-in file differs
 # from what it would write (make deploy-check).
 set -euo pipefail
@@ -27,6 +27,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 pairs=(
   "deploy/monitoring/alerts.rules.yaml:$chart/files/alerts.rules.yaml"
+  "deploy/monitoring/dashboard.json:$chart/files/dashboard.json"
 )
 status=0
 if $check; then

@@ -13,6 +13,7 @@ package helmchart_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -319,7 +320,31 @@ func TestChartRendersWhatTheValuesSay(t *testing.T) {
 
 func checkObjects(t *testing.T, v obj, k map[string][]obj) {
 	dep := one(t, k, "Deployment")
-	cm := one(t, k, "ConfigMap")
+	var cm, dashboard obj
+	for _, o := range k["ConfigMap"] {
+		switch name := str(get(o, "metadata", "name")); {
+		case strings.HasSuffix(name, "-config"):
+			cm = o
+		case strings.HasSuffix(name, "-dashboard"):
+			dashboard = o
+		}
+	}
+	if cm == nil {
+		t.Fatalf("no ConfigMap *-config")
+	}
+	if (dashboard != nil) != (get(v, "metrics", "grafanaDashboard", "enabled") == true) {
+		t.Errorf("dashboard ConfigMap rendered: %v, grafanaDashboard.enabled: %v", dashboard != nil, get(v, "metrics", "grafanaDashboard", "enabled"))
+	}
+	if dashboard != nil {
+		for lk, lv := range labelsOf(get(v, "metrics", "grafanaDashboard", "labels")) {
+			if labelsOf(get(dashboard, "metadata", "labels"))[lk] != lv {
+				t.Errorf("dashboard ConfigMap lacks label %s=%s", lk, lv)
+			}
+		}
+		if !json.Valid([]byte(str(get(dashboard, "data", "extauthz.json")))) {
+			t.Errorf("dashboard ConfigMap holds no valid JSON")
+		}
+	}
 	svc := one(t, k, "Service")
 	pod := get(dep, "spec", "template")
 	podLabels := labelsOf(get(pod, "metadata", "labels"))
