@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make deploy-check: lint and render the Helm chart (the one source of the
-# Kubernetes manifests) with three value sets, validate every rendering
-# offline, check deploy/k8s is the chart's default rendering, assert what
+# Kubernetes manifests) with three value sets, validate every rendering and
+# the Istio and Envoy Gateway manifests offline, check deploy/k8s is the chart's default rendering, assert what
 # the values promise on the rendered objects, validate the Envoy bootstraps
 # and the shipped configs, and run the Dockerfile's build line.
 #
@@ -44,6 +44,13 @@ if kubeconform "$out/broken.yaml" >"$out/broken.log" 2>&1; then
   echo "deploy-check: kubeconform accepted an unknown field" >&2; cat "$out/broken.log" >&2; exit 1
 fi
 echo "deploy-check: an unknown field is rejected (strict schemas)"
+
+echo "deploy-check: Istio and Envoy Gateway manifests (schemas from their own CRDs)"
+for f in deploy/istio/*.yaml deploy/envoy-gateway/*.yaml; do
+  case $f in *istiod-values.yaml) continue ;; esac # Helm values, checked by the Go test below
+  kubeconform "$f"
+done
+go test -count=1 ./deploy/istio/
 
 go build -o "$out/extauthz" ./cmd/extauthz
 echo "deploy-check: the rendered objects keep what the values say (NetworkPolicy peers, HPA xor replicas, headless Service, PDB, probes, shutdown, config)"

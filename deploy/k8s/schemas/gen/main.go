@@ -133,6 +133,11 @@ func fromCRDs(path, out string, only []string) error {
 				continue
 			}
 			schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
+			// The API server always accepts metadata; some CRDs (Istio's)
+			// leave it out of their schema.
+			if props, ok := schema["properties"].(object); ok && props["metadata"] == nil {
+				props["metadata"] = object{"type": "object"}
+			}
 			pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
 			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
 			if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
