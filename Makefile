@@ -70,11 +70,12 @@ bench: ## Load benchmark vs a do-nothing ext_authz server (throw-away PostgreSQL
 	scripts/bench.sh $(BENCH_ARGS)
 
 .PHONY: deploy-check
-deploy-check: ## Render deploy/k8s with kustomize, validate it offline with kubeconform; Envoy configs, Dockerfile build line
+deploy-check: ## Lint and render the Helm chart (3 value sets), kubeconform offline, deploy/k8s reproducible, rendered-object assertions; Envoy configs, Dockerfile build line
 	scripts/deploy-check.sh
 
 .PHONY: ops-check
-ops-check: ## Black-box operator tests (test/ops), the scrape also checked by a pinned promtool
+ops-check: ## Black-box operator tests (test/ops): scrape checked by a pinned promtool, alert unit tests, dashboard queries against the scrape
+	scripts/tool.sh promtool test rules deploy/monitoring/alerts_test.yaml
 	EXTAUTHZ_PROMTOOL=$$(scripts/tool.sh --path promtool) $(GO) test -count=1 ./test/ops/
 
 .PHONY: clean

@@ -12,7 +12,11 @@ case "$name" in
   staticcheck) pkg=honnef.co/go/tools/cmd/staticcheck@v0.8.2 ;;
   govulncheck) pkg=golang.org/x/vuln/cmd/govulncheck@v1.9.0 ;;
   kubeconform) pkg=github.com/yannh/kubeconform/cmd/kubeconform@v0.7.0 ;;
-  kustomize) pkg=sigs.k8s.io/kustomize/kustomize/v5@v5.8.3 ;;
+  # v5.8.3 cannot be installed: the module proxy refuses the k8s.io/kube-openapi
+  # pseudo-version it requires (403). v5.8.2 builds with our Go.
+  kustomize) pkg=sigs.k8s.io/kustomize/kustomize/v5@v5.8.2 ;;
+  # The chart deploy/helm/extauthz is linted and rendered with it (make deploy-check).
+  helm) pkg=helm.sh/helm/v3/cmd/helm@v3.22.0 ;;
   # Prometheus tags its Go module v0.3xx.y for release 3.x.y.
   promtool) pkg=github.com/prometheus/prometheus/cmd/promtool@v0.316.0 ;;
   ghz) pkg=github.com/bojand/ghz/cmd/ghz@v0.120.0 ;;

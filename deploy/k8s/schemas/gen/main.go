@@ -6,12 +6,15 @@
 // network beyond the package registries, so the schemas are generated here
 // and checked in.
 //
-// Sources, both fetched through the Go module proxy by
+// Sources, all fetched through the Go module proxy by
 // scripts/k8s-schemas.sh:
 //   - the Kubernetes OpenAPI v2 document that k8s.io/kube-openapi ships as
 //     test data (pkg/schemaconv/testdata/swagger.json, Kubernetes 1.27);
-//   - CRDs (the ServiceMonitor of prometheus-operator), from their
-//     openAPIV3Schema.
+//   - an OpenAPI v3 document of one API group (-openapi3, -kinds3): the
+//     apps/v1 document k8s.io/kubectl ships as test data, for a Deployment
+//     newer than 1.27 (the preStop sleep action);
+//   - CRDs (prometheus-operator's, Istio's, Envoy Gateway's, Gateway API's),
+//     from their openAPIV3Schema; a file may hold several CRDs.
 //
 // Strict means: every object with declared properties rejects unknown ones
 // (additionalProperties: false), as kubeconform's -strict schemas do.
@@ -19,8 +22,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,10 +38,17 @@ func main() {
 	swagger := flag.String("swagger", "", "Kubernetes OpenAPI v2 document (swagger.json)")
 	out := flag.String("out", ".", "output directory")
 	kinds := flag.String("kinds", "", "comma-separated definitions, e.g. io.k8s.api.apps.v1.Deployment")
+	openapi3 := flag.String("openapi3", "", "Kubernetes OpenAPI v3 document of one API group")
+	kinds3 := flag.String("kinds3", "", "comma-separated definitions taken from -openapi3")
 	var crds multi
-	flag.Var(&crds, "crd", "CRD YAML file (repeatable)")
+	flag.Var(&crds, "crd", "CRD YAML file, one or more documents (repeatable)")
+	crdKinds := flag.String("crd-kinds", "", "comma-separated kinds: only these of the CRDs (empty: all)")
 	flag.Parse()
-	if err := run(*swagger, *out, strings.Split(*kinds, ","), crds); err != nil {
+	err := run(*swagger, *out, strings.Split(*kinds, ","), crds, strings.Split(*crdKinds, ","))
+	if err == nil && *openapi3 != "" {
+		err = runOpenAPI3(*openapi3, *out, strings.Split(*kinds3, ","))
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
@@ -49,7 +61,7 @@ func (m *multi) Set(v string) error { *m = append(*m, v); return nil }
 
 type object = map[string]any
 
-func run(swaggerPath, out string, kinds, crds []string) error {
+func run(swaggerPath, out string, kinds, crds, crdKinds []string) error {
 	if swaggerPath != "" {
 		b, err := os.ReadFile(swaggerPath)
 		if err != nil {
@@ -61,37 +73,37 @@ func run(swaggerPath, out string, kinds, crds []string) error {
 		if err := json.Unmarshal(b, &doc); err != nil {
 			return err
 		}
-		for _, k := range kinds {
-			if k == "" {
-				continue
-			}
-			def, ok := doc.Definitions[k]
-			if !ok {
-				return fmt.Errorf("no definition %s", k)
-			}
-			gvk := def["x-kubernetes-group-version-kind"].([]any)[0].(object)
-			group, version, kind := gvk["group"].(string), gvk["version"].(string), gvk["kind"].(string)
-			defs := map[string]any{}
-			collect(doc.Definitions, def, defs)
-			schema := strict(fix(clone(def))).(object)
-			pinKind(schema, group, version, kind)
-			fixed := object{}
-			for name, d := range defs {
-				fixed[name] = strict(fix(clone(d)))
-			}
-			schema["definitions"] = fixed
-			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-			if err := write(out, kind, group, version, schema); err != nil {
-				return err
-			}
+		if err := fromDefinitions(doc.Definitions, out, kinds); err != nil {
+			return err
 		}
 	}
 	for _, path := range crds {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
+		if err := fromCRDs(path, out, crdKinds); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
+	}
+	return nil
+}
+
+// fromCRDs writes a schema for every version of every CRD in path whose
+// kind is in only (all when only is empty). Documents that are not CRDs
+// are skipped.
+func fromCRDs(path, out string, only []string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	want := map[string]bool{}
+	for _, k := range only {
+		if k != "" {
+			want[k] = true
+		}
+	}
+	dec := yaml.NewDecoder(f)
+	for {
 		var crd struct {
+			Kind string `yaml:"kind"`
 			Spec struct {
 				Group string `yaml:"group"`
 				Names struct {
@@ -99,22 +111,86 @@ func run(swaggerPath, out string, kinds, crds []string) error {
 				} `yaml:"names"`
 				Versions []struct {
 					Name   string `yaml:"name"`
+					Served bool   `yaml:"served"`
 					Schema struct {
 						OpenAPIV3Schema object `yaml:"openAPIV3Schema"`
 					} `yaml:"schema"`
 				} `yaml:"versions"`
 			} `yaml:"spec"`
 		}
-		if err := yaml.Unmarshal(b, &crd); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		err := dec.Decode(&crd)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if crd.Kind != "CustomResourceDefinition" || (len(want) > 0 && !want[crd.Spec.Names.Kind]) {
+			continue
 		}
 		for _, v := range crd.Spec.Versions {
+			if !v.Served || v.Schema.OpenAPIV3Schema == nil {
+				continue
+			}
 			schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
+			// The API server always accepts metadata; some CRDs (Istio's)
+			// leave it out of their schema.
+			if props, ok := schema["properties"].(object); ok && props["metadata"] == nil {
+				props["metadata"] = object{"type": "object"}
+			}
 			pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
 			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
 			if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
 				return err
 			}
+		}
+	}
+}
+
+// runOpenAPI3 writes the schemas of kinds from an OpenAPI v3 document: its
+// components.schemas are the v2 document's definitions under another path.
+func runOpenAPI3(path, out string, kinds []string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	b = []byte(strings.ReplaceAll(string(b), `"#/components/schemas/`, `"#/definitions/`))
+	var doc struct {
+		Components struct {
+			Schemas map[string]object `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	return fromDefinitions(doc.Components.Schemas, out, kinds)
+}
+
+// fromDefinitions writes one standalone schema per kind, with every
+// definition it refers to.
+func fromDefinitions(all map[string]object, out string, kinds []string) error {
+	for _, k := range kinds {
+		if k == "" {
+			continue
+		}
+		def, ok := all[k]
+		if !ok {
+			return fmt.Errorf("no definition %s", k)
+		}
+		gvk := def["x-kubernetes-group-version-kind"].([]any)[0].(object)
+		group, version, kind := gvk["group"].(string), gvk["version"].(string), gvk["kind"].(string)
+		defs := map[string]any{}
+		collect(all, def, defs)
+		schema := strict(fix(clone(def))).(object)
+		pinKind(schema, group, version, kind)
+		fixed := object{}
+		for name, d := range defs {
+			fixed[name] = strict(fix(clone(d)))
+		}
+		schema["definitions"] = fixed
+		schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+		if err := write(out, kind, group, version, schema); err != nil {
+			return err
 		}
 	}
 	return nil
