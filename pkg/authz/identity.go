@@ -164,7 +164,10 @@ func NormalizeEmail(s string) (string, error) {
 	if at <= 0 || at > maxLocalLen || at == len(s)-1 {
 		return "", ErrIdentityMalformed
 	}
-	local := LowerASCII(s[:at])
+	// NFC again after lower-casing: a capital with a combining mark may
+	// have no precomposed form while its small letter has one ("Y̊" and
+	// "ẙ"), and normalising twice must give what normalising once gave.
+	local := norm.NFC.String(LowerASCII(s[:at]))
 	if !validLocal(local) {
 		return "", ErrIdentityMalformed
 	}
@@ -206,6 +209,12 @@ func canonicalDomain(d string) (string, bool) {
 	}
 	u, err := idna.Registration.ToUnicode(a)
 	if err != nil {
+		return "", false
+	}
+	// The Unicode form must be its own canonical form: an "xn--" label may
+	// decode to capitals (IDNA's ToUnicode does not lower-case), which
+	// would read as another domain on the next pass.
+	if again := norm.NFC.String(strings.ToLower(u)); again != u {
 		return "", false
 	}
 	return u, true
