@@ -51,70 +51,87 @@ type object = map[string]any
 
 func run(swaggerPath, out string, kinds, crds []string) error {
 	if swaggerPath != "" {
-		b, err := os.ReadFile(swaggerPath)
-		if err != nil {
+		if err := writeKinds(swaggerPath, out, kinds); err != nil {
 			return err
-		}
-		var doc struct {
-			Definitions map[string]object `json:"definitions"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			return err
-		}
-		for _, k := range kinds {
-			if k == "" {
-				continue
-			}
-			def, ok := doc.Definitions[k]
-			if !ok {
-				return fmt.Errorf("no definition %s", k)
-			}
-			gvk := def["x-kubernetes-group-version-kind"].([]any)[0].(object)
-			group, version, kind := gvk["group"].(string), gvk["version"].(string), gvk["kind"].(string)
-			defs := map[string]any{}
-			collect(doc.Definitions, def, defs)
-			schema := strict(fix(clone(def))).(object)
-			pinKind(schema, group, version, kind)
-			fixed := object{}
-			for name, d := range defs {
-				fixed[name] = strict(fix(clone(d)))
-			}
-			schema["definitions"] = fixed
-			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-			if err := write(out, kind, group, version, schema); err != nil {
-				return err
-			}
 		}
 	}
 	for _, path := range crds {
-		b, err := os.ReadFile(path)
-		if err != nil {
+		if err := writeCRD(path, out); err != nil {
 			return err
 		}
-		var crd struct {
-			Spec struct {
-				Group string `yaml:"group"`
-				Names struct {
-					Kind string `yaml:"kind"`
-				} `yaml:"names"`
-				Versions []struct {
-					Name   string `yaml:"name"`
-					Schema struct {
-						OpenAPIV3Schema object `yaml:"openAPIV3Schema"`
-					} `yaml:"schema"`
-				} `yaml:"versions"`
-			} `yaml:"spec"`
+	}
+	return nil
+}
+
+// writeKinds writes the schema of each of kinds from the OpenAPI v2
+// document at swaggerPath.
+func writeKinds(swaggerPath, out string, kinds []string) error {
+	b, err := os.ReadFile(swaggerPath)
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		Definitions map[string]object `json:"definitions"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	for _, k := range kinds {
+		if k == "" {
+			continue
 		}
-		if err := yaml.Unmarshal(b, &crd); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+		def, ok := doc.Definitions[k]
+		if !ok {
+			return fmt.Errorf("no definition %s", k)
 		}
-		for _, v := range crd.Spec.Versions {
-			schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
-			pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
-			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-			if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
-				return err
-			}
+		gvk := def["x-kubernetes-group-version-kind"].([]any)[0].(object)
+		group, version, kind := gvk["group"].(string), gvk["version"].(string), gvk["kind"].(string)
+		defs := map[string]any{}
+		collect(doc.Definitions, def, defs)
+		schema := strict(fix(clone(def))).(object)
+		pinKind(schema, group, version, kind)
+		fixed := object{}
+		for name, d := range defs {
+			fixed[name] = strict(fix(clone(d)))
+		}
+		schema["definitions"] = fixed
+		schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+		if err := write(out, kind, group, version, schema); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCRD writes the schema of every version of the CRD at path.
+func writeCRD(path, out string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var crd struct {
+		Spec struct {
+			Group string `yaml:"group"`
+			Names struct {
+				Kind string `yaml:"kind"`
+			} `yaml:"names"`
+			Versions []struct {
+				Name   string `yaml:"name"`
+				Schema struct {
+					OpenAPIV3Schema object `yaml:"openAPIV3Schema"`
+				} `yaml:"schema"`
+			} `yaml:"versions"`
+		} `yaml:"spec"`
+	}
+	if err := yaml.Unmarshal(b, &crd); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, v := range crd.Spec.Versions {
+		schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
+		pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
+		schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+		if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
+			return err
 		}
 	}
 	return nil
