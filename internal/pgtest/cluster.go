@@ -344,6 +344,18 @@ func (c *Cluster) startLocked() error {
 		return fmt.Errorf("opening postgres log: %w", err)
 	}
 	defer logf.Close()
+	cmd := c.postgresCmd(logf)
+	done, err := startPinned(cmd)
+	if err != nil {
+		return fmt.Errorf("starting postgres: %w", err)
+	}
+	c.proc, c.done = cmd, done
+	return c.waitAccepting(logPath, done)
+}
+
+// postgresCmd returns the postmaster command of the cluster, logging to
+// logf.
+func (c *Cluster) postgresCmd(logf *os.File) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"),
 		"-D", filepath.Join(c.Dir, "data"),
 		"-p", strconv.Itoa(c.Port),
@@ -368,6 +380,12 @@ func (c *Cluster) startLocked() error {
 	// blocked in Wait for the child's lifetime. If the test binary dies, the
 	// kernel sends the postmaster SIGQUIT: an immediate shutdown.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred, Pdeathsig: syscall.SIGQUIT}
+	return cmd
+}
+
+// startPinned starts cmd from a goroutine locked to its OS thread (see
+// postgresCmd) and returns a channel closed once the child has exited.
+func startPinned(cmd *exec.Cmd) (chan struct{}, error) {
 	started := make(chan error, 1)
 	done := make(chan struct{})
 	go func() {
@@ -384,10 +402,14 @@ func (c *Cluster) startLocked() error {
 		close(done)
 	}()
 	if err := <-started; err != nil {
-		return fmt.Errorf("starting postgres: %w", err)
+		return nil, err
 	}
-	c.proc, c.done = cmd, done
+	return done, nil
+}
 
+// waitAccepting waits until the started postmaster accepts connections; it
+// stops it when that takes longer than startTimeout.
+func (c *Cluster) waitAccepting(logPath string, done chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -74,18 +74,8 @@ func ParseIdentity(h Headers, p *Policy) (Identity, error) {
 		}
 	}
 	if email == "" && user != "" {
-		// A user id that is itself an email stands in for the email; a bare id
-		// is completed with the default domain.
-		if strings.Contains(user, "@") {
-			if email, err = NormalizeEmail(user); err != nil {
-				return Identity{}, err
-			}
-		} else if p.DefaultEmailDomain != "" {
-			if email, err = NormalizeEmail(user + "@" + p.DefaultEmailDomain); err != nil {
-				return Identity{}, err
-			}
-		} else {
-			return Identity{}, ErrNoEmailDomain
+		if email, err = emailOfUser(user, p); err != nil {
+			return Identity{}, err
 		}
 	}
 	id.Email, id.UserID = email, user
@@ -99,6 +89,19 @@ func ParseIdentity(h Headers, p *Policy) (Identity, error) {
 		return Identity{}, errors.Join(ErrIdentityMalformed, errors.New("user id header missing"))
 	}
 	return id, nil
+}
+
+// emailOfUser returns the email a user id stands for when no email was
+// asserted: a user id that is itself an email stands in for the email; a
+// bare id is completed with the default domain.
+func emailOfUser(user string, p *Policy) (string, error) {
+	if strings.Contains(user, "@") {
+		return NormalizeEmail(user)
+	}
+	if p.DefaultEmailDomain != "" {
+		return NormalizeEmail(user + "@" + p.DefaultEmailDomain)
+	}
+	return "", ErrNoEmailDomain
 }
 
 // singleValue normalises every value of a header (several lines, or one line

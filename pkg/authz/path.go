@@ -142,22 +142,9 @@ func plainSegments(p string, decoded bool) bool {
 	if !utf8.ValidString(p) {
 		return false
 	}
-	ascii := true
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case c < 0x20 || c == 0x7f || c == '\\' || c == ';':
-			return false
-		case decoded && (c == '?' || c == '#'):
-			return false
-		case c >= 0x80:
-			ascii = false
-		}
-	}
-	for seg := range strings.SplitSeq(p, "/") {
-		if seg != "" && strings.Trim(seg, ".") == "" {
-			return false
-		}
+	ascii, ok := plainBytes(p, decoded)
+	if !ok || hasDotSegment(p) {
+		return false
 	}
 	if !ascii {
 		folded := norm.NFKC.String(p)
@@ -166,4 +153,32 @@ func plainSegments(p string, decoded bool) bool {
 		}
 	}
 	return true
+}
+
+// plainBytes reports whether p has no "\", ";" or control byte (nor "?"
+// or "#" in a decoded layer), and whether it is all ASCII.
+func plainBytes(p string, decoded bool) (ascii, ok bool) {
+	ascii = true
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c < 0x20 || c == 0x7f || c == '\\' || c == ';':
+			return ascii, false
+		case decoded && (c == '?' || c == '#'):
+			return ascii, false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return ascii, true
+}
+
+// hasDotSegment reports a segment of p made of dots only.
+func hasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg != "" && strings.Trim(seg, ".") == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -371,32 +371,37 @@ func Default() Config {
 			Format:         "json",
 			DecisionSample: 1.0,
 		},
-		Defaults: AppSettings{
-			IdentityHeader:     p.EmailHeader,
-			UserHeader:         p.UserHeader,
-			NameHeader:         p.NameHeader,
-			IdentityKey:        p.IdentityKey,
-			DefaultEmailDomain: p.DefaultEmailDomain,
-			AutoRegister:       p.AutoRegister,
-			OnMissingIdentity:  p.OnMissingIdentity,
-			OnUnknownIdentity:  p.OnUnknownIdentity,
-			ProfileHeader:      p.ProfileHeader,
-			ReasonHeader:       p.ReasonHeader,
-			OwnedHeaders:       []string{},
-			Cookie: Cookie{
-				Name:     p.Cookie.Name,
-				Domain:   p.Cookie.Domain,
-				Path:     p.Cookie.Path,
-				Secure:   p.Cookie.Secure,
-				SameSite: p.Cookie.SameSite,
-			},
-			SessionMaxAge:   p.SessionMaxAge,
-			RenewAfter:      p.RenewAfter,
-			FlushMode:       p.FlushMode,
-			MaxSetCookies:   p.MaxSetCookies,
-			LoopGuardWindow: p.LoopGuardWindow,
-			RetryAfter:      p.RetryAfter,
+		Defaults: defaultSettings(p),
+		Apps:     map[string]App{},
+	}
+}
+
+// defaultSettings are the app settings of the default policy p.
+func defaultSettings(p authz.Policy) AppSettings {
+	return AppSettings{
+		IdentityHeader:     p.EmailHeader,
+		UserHeader:         p.UserHeader,
+		NameHeader:         p.NameHeader,
+		IdentityKey:        p.IdentityKey,
+		DefaultEmailDomain: p.DefaultEmailDomain,
+		AutoRegister:       p.AutoRegister,
+		OnMissingIdentity:  p.OnMissingIdentity,
+		OnUnknownIdentity:  p.OnUnknownIdentity,
+		ProfileHeader:      p.ProfileHeader,
+		ReasonHeader:       p.ReasonHeader,
+		OwnedHeaders:       []string{},
+		Cookie: Cookie{
+			Name:     p.Cookie.Name,
+			Domain:   p.Cookie.Domain,
+			Path:     p.Cookie.Path,
+			Secure:   p.Cookie.Secure,
+			SameSite: p.Cookie.SameSite,
 		},
-		Apps: map[string]App{},
+		SessionMaxAge:   p.SessionMaxAge,
+		RenewAfter:      p.RenewAfter,
+		FlushMode:       p.FlushMode,
+		MaxSetCookies:   p.MaxSetCookies,
+		LoopGuardWindow: p.LoopGuardWindow,
+		RetryAfter:      p.RetryAfter,
 	}
 }

@@ -37,7 +37,14 @@ func (b binding) env() string {
 
 // bindings returns every scalar key of c, bound to its field.
 func bindings(c *Config) []binding {
-	d := &c.Defaults
+	bs := listenerBindings(c)
+	bs = append(bs, serviceBindings(c)...)
+	return append(bs, settingsBindings(&c.Defaults)...)
+}
+
+// listenerBindings binds the listeners' keys: addresses, HTTP check origins,
+// HTTP and gRPC server limits.
+func listenerBindings(c *Config) []binding {
 	return []binding{
 		{key: "grpc_addr", usage: "gRPC ext_authz listen `address` (host:port)", value: &stringValue[string]{&c.GRPCAddr}},
 		{key: "http_addr", usage: "ops HTTP `address` for /healthz, /readyz, /metrics (and pprof)", value: &stringValue[string]{&c.HTTPAddr}},
@@ -62,6 +69,13 @@ func bindings(c *Config) []binding {
 		{key: "grpc_server.max_connection_age_grace", usage: "how long calls in flight on a connection closed for its age may take", value: &durationValue{&c.GRPCServer.MaxConnectionAgeGrace}},
 		{key: "grpc_server.keepalive_permit_without_stream", usage: "allow keepalive pings on gRPC connections without calls", value: &boolValue{&c.GRPCServer.KeepalivePermitWithoutStream}},
 		{key: "pprof", usage: "serve Go's profiler at /debug/pprof/ on http_addr", value: &boolValue{&c.Pprof}},
+	}
+}
+
+// serviceBindings binds the service's own keys: database, timeouts,
+// registration limits, cache, admin API and logging.
+func serviceBindings(c *Config) []binding {
+	return []binding{
 		{key: "database_url", usage: "PostgreSQL `url`; empty runs the in-memory store (nothing persists)", secret: true, value: &stringValue[string]{&c.DatabaseURL}},
 		{key: "database_max_conns", usage: "database pool size", value: &intValue{&c.DatabaseMaxConns}},
 		{key: "database_min_conns", usage: "database connections opened and verified before ready, and kept open", value: &intValue{&c.DatabaseMinConns}},
@@ -87,6 +101,13 @@ func bindings(c *Config) []binding {
 		{key: "log.log_emails", usage: "log email addresses in clear (otherwise hashed)", value: &boolValue{&c.Log.LogEmails}},
 		{key: "log.email_hash_key", usage: "`key` of the logged email_hash, the same on every replica (empty: random per process)", secret: true, value: &stringValue[string]{&c.Log.EmailHashKey}},
 		{key: "log.decision_sample", usage: "`fraction` (0..1) of allow decisions logged", value: &floatValue{&c.Log.DecisionSample}},
+	}
+}
+
+// settingsBindings binds the top-level app settings d, the defaults every
+// app starts from.
+func settingsBindings(d *AppSettings) []binding {
+	return []binding{
 		{key: "identity_header", usage: "request `header` with the asserted email", value: &stringValue[string]{&d.IdentityHeader}},
 		{key: "user_header", usage: "request `header` with the asserted stable user id", value: &stringValue[string]{&d.UserHeader}},
 		{key: "name_header", usage: "request `header` with the asserted display name", value: &stringValue[string]{&d.NameHeader}},

@@ -36,8 +36,39 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 		getenv = func(string) string { return "" }
 	}
 	cfg := Default()
-	var errs []error
 	bs := bindings(&cfg)
+	flagFile, errs := registerFlags(fs, &cfg, bs)
+
+	path, ok := scanConfigFlag(fs, args)
+	if !ok {
+		path = getenv(EnvConfig)
+	}
+	if path != "" {
+		errs = append(errs, cfg.loadFile(path)...)
+	}
+	errs = append(errs, applyEnv(bs, getenv)...)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, err
+		}
+		errs = append(errs, err)
+	}
+	cfg.ConfigFile = path
+	if *flagFile != "" {
+		cfg.ConfigFile = *flagFile
+	}
+	normalizeSeedEmails(&cfg)
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}
+
+// registerFlags registers every binding on fs, plus --config (whose value
+// it returns) and --check-config, and reports each flag the caller already
+// defined.
+func registerFlags(fs *flag.FlagSet, cfg *Config, bs []binding) (*string, []error) {
+	var errs []error
 	for _, b := range bs {
 		if fs.Lookup(b.flag()) != nil {
 			errs = append(errs, fmt.Errorf("%s: flag -%s is already defined by the caller", b.key, b.flag()))
@@ -57,14 +88,12 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 	if fs.Lookup("check-config") == nil {
 		fs.BoolVar(&cfg.CheckConfig, "check-config", false, "validate the configuration, report every problem and exit")
 	}
+	return &flagFile, errs
+}
 
-	path, ok := scanConfigFlag(fs, args)
-	if !ok {
-		path = getenv(EnvConfig)
-	}
-	if path != "" {
-		errs = append(errs, cfg.loadFile(path)...)
-	}
+// applyEnv sets every binding whose EXTAUTHZ_* variable is not empty.
+func applyEnv(bs []binding, getenv func(string) string) []error {
+	var errs []error
 	for _, b := range bs {
 		v := getenv(b.env())
 		if v == "" {
@@ -78,25 +107,18 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 			errs = append(errs, fmt.Errorf("%s: %s=%s: %v", b.key, b.env(), shown, err))
 		}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
-		}
-		errs = append(errs, err)
-	}
-	cfg.ConfigFile = path
-	if flagFile != "" {
-		cfg.ConfigFile = flagFile
-	}
+	return errs
+}
+
+// normalizeSeedEmails writes each seed profile's email in the form the
+// profile store keys it by; an email that does not normalize is left for
+// Validate to report.
+func normalizeSeedEmails(cfg *Config) {
 	for i, s := range cfg.SeedProfiles {
 		if e, err := authz.NormalizeEmail(s.Email); err == nil && e != "" {
 			cfg.SeedProfiles[i].Email = e
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	return cfg, errors.Join(errs...)
 }
 
 // scanConfigFlag finds --config in args before the flags are parsed, the way
@@ -105,15 +127,8 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 func scanConfigFlag(fs *flag.FlagSet, args []string) (string, bool) {
 	path, found := "", false
 	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" || len(a) < 2 || a[0] != '-' {
-			break
-		}
-		name := a[1:]
-		if name[0] == '-' {
-			name = name[1:]
-		}
-		if name == "" || name[0] == '-' || name[0] == '=' {
+		name, ok := flagName(args[i])
+		if !ok {
 			break
 		}
 		name, val, hasVal := strings.Cut(name, "=")
@@ -127,19 +142,41 @@ func scanConfigFlag(fs *flag.FlagSet, args []string) (string, bool) {
 			}
 			continue
 		}
-		if hasVal {
-			continue
+		if !hasVal && takesValue(fs, name) {
+			i++ // the flag's value
 		}
-		f := fs.Lookup(name)
-		if f == nil {
-			continue
-		}
-		if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
-			continue
-		}
-		i++ // the flag's value
 	}
 	return path, found
+}
+
+// flagName returns a flag argument without its leading dashes, the way
+// package flag reads it; false for "--" and for anything that ends the
+// flags.
+func flagName(a string) (string, bool) {
+	if a == "--" || len(a) < 2 || a[0] != '-' {
+		return "", false
+	}
+	name := a[1:]
+	if name[0] == '-' {
+		name = name[1:]
+	}
+	if name == "" || name[0] == '-' || name[0] == '=' {
+		return "", false
+	}
+	return name, true
+}
+
+// takesValue reports whether the flag name, given without "=value", reads
+// the next argument as its value: a flag fs knows that is not boolean.
+func takesValue(fs *flag.FlagSet, name string) bool {
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	if bf, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && bf.IsBoolFlag() {
+		return false
+	}
+	return true
 }
 
 // loadFile reads path and applies it onto c.
@@ -242,65 +279,11 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	}
 	switch {
 	case t == durationType:
-		if n.Kind != yaml.ScalarNode {
-			w.fail(n, path, "must be a duration such as 150ms, 6h or 7d")
-			return
-		}
-		d, err := ParseDuration(n.Value)
-		if err != nil {
-			w.fail(n, path, "%v", err)
-			return
-		}
-		n.Value, n.Tag, n.Style = d.String(), "!!str", 0
+		w.walkDuration(n, path)
 	case t.Kind() == reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			w.fail(n, path, "must be a mapping")
-			return
-		}
-		fields := map[string]reflect.Type{}
-		yamlFields(t, fields)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.ShortTag() == "!!merge" {
-				w.walkMerge(v, t, path)
-				continue
-			}
-			kp := joinKey(path, k.Value)
-			ft, ok := fields[k.Value]
-			if !ok {
-				if s := suggest(k.Value, fields); s != "" {
-					w.fail(k, kp, "unknown key (did you mean %s?)", s)
-				} else {
-					w.fail(k, kp, "unknown key")
-				}
-				continue
-			}
-			if seen[k.Value] {
-				w.fail(k, kp, "key given twice")
-			}
-			seen[k.Value] = true
-			w.walk(v, ft, kp)
-		}
+		w.walkStruct(n, t, path)
 	case t.Kind() == reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			w.fail(n, path, "must be a mapping")
-			return
-		}
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			kp := joinKey(path, k.Value)
-			if k.Kind != yaml.ScalarNode {
-				w.fail(k, path, "keys must be plain names")
-				continue
-			}
-			if seen[k.Value] {
-				w.fail(k, kp, "key given twice")
-			}
-			seen[k.Value] = true
-			w.walk(v, t.Elem(), kp)
-		}
+		w.walkMap(n, t, path)
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			w.fail(n, path, "must be a list")
@@ -317,6 +300,77 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			w.fail(n, path, "must be a %s, got %q", kindName(t), n.Value)
 		}
+	}
+}
+
+// walkDuration checks a duration and rewrites an extended one ("7d") into
+// Go syntax for the decoder.
+func (w *walker) walkDuration(n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode {
+		w.fail(n, path, "must be a duration such as 150ms, 6h or 7d")
+		return
+	}
+	d, err := ParseDuration(n.Value)
+	if err != nil {
+		w.fail(n, path, "%v", err)
+		return
+	}
+	n.Value, n.Tag, n.Style = d.String(), "!!str", 0
+}
+
+// walkStruct checks a mapping against the YAML keys of struct type t.
+func (w *walker) walkStruct(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		w.fail(n, path, "must be a mapping")
+		return
+	}
+	fields := map[string]reflect.Type{}
+	yamlFields(t, fields)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.ShortTag() == "!!merge" {
+			w.walkMerge(v, t, path)
+			continue
+		}
+		kp := joinKey(path, k.Value)
+		ft, ok := fields[k.Value]
+		if !ok {
+			if s := suggest(k.Value, fields); s != "" {
+				w.fail(k, kp, "unknown key (did you mean %s?)", s)
+			} else {
+				w.fail(k, kp, "unknown key")
+			}
+			continue
+		}
+		if seen[k.Value] {
+			w.fail(k, kp, "key given twice")
+		}
+		seen[k.Value] = true
+		w.walk(v, ft, kp)
+	}
+}
+
+// walkMap checks a mapping whose keys are names and whose values are of
+// t's element type.
+func (w *walker) walkMap(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind != yaml.MappingNode {
+		w.fail(n, path, "must be a mapping")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		kp := joinKey(path, k.Value)
+		if k.Kind != yaml.ScalarNode {
+			w.fail(k, path, "keys must be plain names")
+			continue
+		}
+		if seen[k.Value] {
+			w.fail(k, kp, "key given twice")
+		}
+		seen[k.Value] = true
+		w.walk(v, t.Elem(), kp)
 	}
 }
 

@@ -56,6 +56,24 @@ func (c Config) validateServer(p *problems) {
 	if c.GRPCAddr != "" && c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
 		p.add("http_addr", "must differ from grpc_addr (both %q)", c.GRPCAddr)
 	}
+	c.validateDatabase(p)
+	c.validateTimeouts(p)
+	c.validateLimits(p)
+	oneOf(p, "grpc_codec", c.GRPCCodec, GRPCCodecWire, GRPCCodecGenerated)
+	notNegative(p, "grpc_server.max_connection_age", c.GRPCServer.MaxConnectionAge)
+	notNegative(p, "grpc_server.max_connection_age_grace", c.GRPCServer.MaxConnectionAgeGrace)
+	c.validateCache(p)
+	c.validateAdmin(p)
+	c.validateListeners(p)
+	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf(p, "log.format", c.Log.Format, "json", "text")
+	if s := c.Log.DecisionSample; math.IsNaN(s) || s < 0 || s > 1 {
+		p.add("log.decision_sample", "must be between 0 and 1, got %v", s)
+	}
+}
+
+// validateDatabase checks database_url and the pool bounds.
+func (c Config) validateDatabase(p *problems) {
 	if c.DatabaseURL != "" {
 		checkDatabaseURL(p, "database_url", c.DatabaseURL)
 	}
@@ -65,6 +83,10 @@ func (c Config) validateServer(p *problems) {
 	if c.DatabaseMinConns < 0 {
 		p.add("database_min_conns", "must be 0 or more (at most database_max_conns are opened), got %d", c.DatabaseMinConns)
 	}
+}
+
+// validateTimeouts checks the lookup, Envoy and shutdown durations.
+func (c Config) validateTimeouts(p *problems) {
 	positive(p, "lookup_timeout", c.LookupTimeout)
 	positive(p, "envoy_timeout", c.EnvoyTimeout)
 	if c.LookupTimeout > 0 && c.EnvoyTimeout > 0 && c.LookupTimeout >= c.EnvoyTimeout {
@@ -72,6 +94,10 @@ func (c Config) validateServer(p *problems) {
 	}
 	positive(p, "shutdown_timeout", c.ShutdownTimeout)
 	notNegative(p, "shutdown_delay", c.ShutdownDelay)
+}
+
+// validateLimits checks the auto-registration bounds and the session cap.
+func (c Config) validateLimits(p *problems) {
 	if r := c.AutoRegisterRate; math.IsNaN(r) || math.IsInf(r, 0) || r < 0 {
 		p.add("auto_register_rate", "must be 0 (no bound) or a positive number per second, got %v", r)
 	}
@@ -84,9 +110,10 @@ func (c Config) validateServer(p *problems) {
 	if c.MaxSessionsPerProfile < 0 {
 		p.add("max_sessions_per_profile", "must be 0 (no cap) or more, got %d", c.MaxSessionsPerProfile)
 	}
-	oneOf(p, "grpc_codec", c.GRPCCodec, GRPCCodecWire, GRPCCodecGenerated)
-	notNegative(p, "grpc_server.max_connection_age", c.GRPCServer.MaxConnectionAge)
-	notNegative(p, "grpc_server.max_connection_age_grace", c.GRPCServer.MaxConnectionAgeGrace)
+}
+
+// validateCache checks the lookup cache's size and lifetimes.
+func (c Config) validateCache(p *problems) {
 	if c.CacheSize < 0 {
 		p.add("cache_size", "must be 0 (off) or more, got %d", c.CacheSize)
 	}
@@ -95,13 +122,6 @@ func (c Config) validateServer(p *problems) {
 		p.add("negative_cache_ttl", "must be 0 (off) or a positive duration, got %s", c.NegativeCacheTTL)
 	} else if c.CacheTTL > 0 && c.NegativeCacheTTL > c.CacheTTL {
 		p.add("negative_cache_ttl", "must not exceed cache_ttl (%s), got %s", c.CacheTTL, c.NegativeCacheTTL)
-	}
-	c.validateAdmin(p)
-	c.validateListeners(p)
-	oneOf(p, "log.level", c.Log.Level, "debug", "info", "warn", "error")
-	oneOf(p, "log.format", c.Log.Format, "json", "text")
-	if s := c.Log.DecisionSample; math.IsNaN(s) || s < 0 || s > 1 {
-		p.add("log.decision_sample", "must be between 0 and 1, got %v", s)
 	}
 }
 
@@ -113,7 +133,18 @@ type keyFunc func(k string, related ...string) string
 // validateSettings checks the effective settings of app.
 func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 	s, _ := c.settingsFor(app)
+	checkSettingsHeaders(p, s, key)
+	checkIdentity(p, s, key)
+	oneOf(p, key("on_missing_identity"), string(s.OnMissingIdentity), string(authz.MissingSession), string(authz.MissingDeny))
+	oneOf(p, key("on_unknown_identity"), string(s.OnUnknownIdentity), string(authz.UnknownAnonymous), string(authz.UnknownDeny))
+	oneOf(p, key("flush_mode"), string(s.FlushMode), string(authz.FlushRedirect), string(authz.FlushInline))
+	checkServiceCookie(p, s.Cookie, key)
+	checkSessionTimes(p, s, key)
+}
 
+// checkSettingsHeaders checks the header names of s, and that the profile
+// header names none of the identity headers.
+func checkSettingsHeaders(p *problems, s AppSettings, key keyFunc) {
 	checkHeader(p, key("identity_header"), s.IdentityHeader, true)
 	checkHeader(p, key("user_header"), s.UserHeader, false)
 	checkHeader(p, key("name_header"), s.NameHeader, false)
@@ -122,16 +153,21 @@ func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 	for i, h := range s.OwnedHeaders {
 		checkHeader(p, fmt.Sprintf("%s[%d]", key("owned_headers"), i), h, true)
 	}
-	if ph := strings.ToLower(s.ProfileHeader); ph != "" {
-		for _, other := range []struct{ k, v string }{
-			{"identity_header", s.IdentityHeader}, {"user_header", s.UserHeader}, {"name_header", s.NameHeader},
-		} {
-			if strings.EqualFold(other.v, ph) {
-				p.add(key("profile_header", other.k), "must differ from %s (both %q): the service overwrites it", other.k, ph)
-			}
+	ph := strings.ToLower(s.ProfileHeader)
+	if ph == "" {
+		return
+	}
+	for _, other := range []struct{ k, v string }{
+		{"identity_header", s.IdentityHeader}, {"user_header", s.UserHeader}, {"name_header", s.NameHeader},
+	} {
+		if strings.EqualFold(other.v, ph) {
+			p.add(key("profile_header", other.k), "must differ from %s (both %q): the service overwrites it", other.k, ph)
 		}
 	}
+}
 
+// checkIdentity checks identity_key and default_email_domain.
+func checkIdentity(p *problems, s AppSettings, key keyFunc) {
 	switch s.IdentityKey {
 	case authz.KeyEmail:
 	case authz.KeyUser:
@@ -146,11 +182,10 @@ func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 			p.add(key("default_email_domain"), "must be a domain such as example.com, got %q", s.DefaultEmailDomain)
 		}
 	}
-	oneOf(p, key("on_missing_identity"), string(s.OnMissingIdentity), string(authz.MissingSession), string(authz.MissingDeny))
-	oneOf(p, key("on_unknown_identity"), string(s.OnUnknownIdentity), string(authz.UnknownAnonymous), string(authz.UnknownDeny))
-	oneOf(p, key("flush_mode"), string(s.FlushMode), string(authz.FlushRedirect), string(authz.FlushInline))
+}
 
-	ck := s.Cookie
+// checkServiceCookie checks the service's session cookie and its SameSite.
+func checkServiceCookie(p *problems, ck Cookie, key keyFunc) {
 	checkCookie(p, key, "cookie", cookieAttrs{ck.Name, ck.Domain, ck.Path, ck.Secure})
 	switch canonicalSameSite(ck.SameSite) {
 	case "Lax", "Strict":
@@ -161,7 +196,11 @@ func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 	default:
 		p.add(key("cookie.same_site"), `must be "Lax", "Strict" or "None", got %q`, ck.SameSite)
 	}
+}
 
+// checkSessionTimes checks the session lifetimes, the Set-Cookie bound and
+// the loop guard's and Retry-After's durations.
+func checkSessionTimes(p *problems, s AppSettings, key keyFunc) {
 	positive(p, key("session_max_age"), s.SessionMaxAge)
 	positive(p, key("renew_after"), s.RenewAfter)
 	if s.RenewAfter > 0 && s.SessionMaxAge > 0 && s.RenewAfter >= s.SessionMaxAge {
@@ -193,10 +232,18 @@ func (c Config) validateApp(p *problems, name string) {
 		return k
 	})
 	s := c.Effective(name)
+	checkNativeCookies(p, base, a.NativeCookies, s.Cookie.Name)
+	checkBypass(p, base, a.Bypass)
+	checkCredentials(p, base, a.Credentials)
+	c.validateSource(p, base+".profile_source", a.ProfileSource, s, set, base)
+}
 
+// checkNativeCookies checks an app's native cookies: each one's name and
+// attributes, no cookie listed twice, none the service's own (serviceName).
+func checkNativeCookies(p *problems, base string, ncs []NativeCookie, serviceName string) {
 	type triple struct{ name, domain, path string }
 	seen := map[triple]bool{}
-	for i, nc := range a.NativeCookies {
+	for i, nc := range ncs {
 		k := fmt.Sprintf("%s.native_cookies[%d]", base, i)
 		checkCookie(p, func(f string, _ ...string) string { return k + "." + f }, "", cookieAttrs{nc.Name, nc.Domain, nc.Path, nc.Secure})
 		t := triple{nc.Name, strings.ToLower(nc.Domain), orSlash(nc.Path)}
@@ -204,11 +251,16 @@ func (c Config) validateApp(p *problems, name string) {
 			p.add(k+".name", "cookie %q with this domain and path is listed twice", nc.Name)
 		}
 		seen[t] = true
-		if nc.Name == s.Cookie.Name {
+		if nc.Name == serviceName {
 			p.add(k+".name", "%q is the service's own session cookie (cookie.name)", nc.Name)
 		}
 	}
-	for i, b := range a.Bypass {
+}
+
+// checkBypass checks an app's bypass prefixes: normalised absolute paths,
+// not "/".
+func checkBypass(p *problems, base string, bypass []string) {
+	for i, b := range bypass {
 		k := fmt.Sprintf("%s.bypass[%d]", base, i)
 		norm, ok := authz.NormalizePath(b)
 		switch {
@@ -222,9 +274,14 @@ func (c Config) validateApp(p *problems, name string) {
 			p.add(k, "\"/\" would bypass every request of the app")
 		}
 	}
+}
+
+// checkCredentials checks an app's programmatic credentials, and that no
+// two of them match the same header, scheme and prefix.
+func checkCredentials(p *problems, base string, crs []Credential) {
 	type credKey struct{ header, scheme, prefix string }
 	creds := map[credKey]bool{}
-	for i, cr := range a.Credentials {
+	for i, cr := range crs {
 		k := fmt.Sprintf("%s.credentials[%d]", base, i)
 		checkHeader(p, k+".header", cr.Header, true)
 		if cr.Scheme != "" && !isToken(cr.Scheme) {
@@ -240,7 +297,6 @@ func (c Config) validateApp(p *problems, name string) {
 		}
 		creds[ck] = true
 	}
-	c.validateSource(p, base+".profile_source", a.ProfileSource, s, set, base)
 }
 
 // sqlParam finds $n placeholders.
@@ -269,27 +325,8 @@ func (c Config) validateSource(p *problems, k string, ps ProfileSource, s AppSet
 			}
 		}
 	case SourceSQL:
-		if ps.DatabaseURL == "" {
-			p.add(k+".database_url", `is required with kind "sql"`)
-		} else {
-			checkDatabaseURL(p, k+".database_url", ps.DatabaseURL)
-		}
-		if strings.TrimSpace(ps.Query) == "" {
-			p.add(k+".query", `is required with kind "sql": it returns (id, is_active, is_blocked) for the email $1`)
-		} else if got := params(ps.Query); !slices.Equal(got, []int{1}) {
-			p.add(k+".query", "must use exactly one parameter, $1 (the email), got %s", paramList(got))
-		}
-		if ps.RegisterQuery != "" {
-			if got := params(ps.RegisterQuery); !slices.Equal(got, []int{1}) && !slices.Equal(got, []int{1, 2}) {
-				p.add(k+".register_query", "must use $1 (the email) and optionally $2 (the display name), got %s", paramList(got))
-			}
-		} else if s.AutoRegister {
-			ak := "auto_register"
-			if set[ak] {
-				ak = base + "." + ak
-			}
-			p.add(ak, `is on, but app %q has an sql profile_source without register_query`, strings.TrimPrefix(base, "apps."))
-		}
+		checkSQLSource(p, k, ps)
+		checkRegisterQuery(p, k, ps, s, set, base)
 	default:
 		p.add(k+".kind", `must be "builtin" or "sql", got %q`, ps.Kind)
 	}
@@ -300,6 +337,36 @@ func (c Config) validateSource(p *problems, k string, ps ProfileSource, s AppSet
 		p.add(k+".timeout", "must not be negative, got %s", ps.Timeout)
 	} else if ps.Timeout > 0 && c.LookupTimeout > 0 && ps.Timeout > c.LookupTimeout {
 		p.add(k+".timeout", "must not exceed lookup_timeout (%s), got %s", c.LookupTimeout, ps.Timeout)
+	}
+}
+
+// checkSQLSource checks an sql profile source's database_url and query.
+func checkSQLSource(p *problems, k string, ps ProfileSource) {
+	if ps.DatabaseURL == "" {
+		p.add(k+".database_url", `is required with kind "sql"`)
+	} else {
+		checkDatabaseURL(p, k+".database_url", ps.DatabaseURL)
+	}
+	if strings.TrimSpace(ps.Query) == "" {
+		p.add(k+".query", `is required with kind "sql": it returns (id, is_active, is_blocked) for the email $1`)
+	} else if got := params(ps.Query); !slices.Equal(got, []int{1}) {
+		p.add(k+".query", "must use exactly one parameter, $1 (the email), got %s", paramList(got))
+	}
+}
+
+// checkRegisterQuery checks an sql profile source's register_query, which
+// auto_register needs.
+func checkRegisterQuery(p *problems, k string, ps ProfileSource, s AppSettings, set map[string]bool, base string) {
+	if ps.RegisterQuery != "" {
+		if got := params(ps.RegisterQuery); !slices.Equal(got, []int{1}) && !slices.Equal(got, []int{1, 2}) {
+			p.add(k+".register_query", "must use $1 (the email) and optionally $2 (the display name), got %s", paramList(got))
+		}
+	} else if s.AutoRegister {
+		ak := "auto_register"
+		if set[ak] {
+			ak = base + "." + ak
+		}
+		p.add(ak, `is on, but app %q has an sql profile_source without register_query`, strings.TrimPrefix(base, "apps."))
 	}
 }
 
@@ -357,6 +424,12 @@ func checkCookie(p *problems, key keyFunc, prefix string, c cookieAttrs) {
 	if path[0] != '/' || strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == ';' || r == 0x7f }) {
 		p.add(k("path"), "must start with \"/\" and contain no spaces, ';' or control characters, got %q", c.path)
 	}
+	checkCookiePrefix(p, k, c, path)
+}
+
+// checkCookiePrefix checks the rules browsers enforce for the __Host- and
+// __Secure- name prefixes; path is the cookie's path, "/" when unset.
+func checkCookiePrefix(p *problems, k keyFunc, c cookieAttrs, path string) {
 	if strings.HasPrefix(c.name, "__Host-") {
 		if !c.secure {
 			p.add(k("secure", "name"), "must be true for a __Host- cookie (%s)", c.name)
@@ -465,14 +538,23 @@ func validDomain(d string) bool {
 		return false
 	}
 	for _, label := range strings.Split(d, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+		if !validLabel(label) {
 			return false
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
-				return false
-			}
+	}
+	return true
+}
+
+// validLabel reports whether label is a DNS label: 1 to 63 letters, digits
+// and '-', not starting or ending with '-'.
+func validLabel(label string) bool {
+	if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(label); i++ {
+		c := label[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
 		}
 	}
 	return true

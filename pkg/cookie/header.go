@@ -91,20 +91,27 @@ func trimOWS(s string) string { return strings.Trim(s, " \t") }
 // value may not hold them, and one stray cookie must not make the answer
 // fail.
 func Strip(lines []string, drop func(name string) bool) (header string, removed bool) {
+	if !anyDropped(lines, drop) {
+		return "", false
+	}
+	return rebuild(lines, drop), true
+}
+
+// anyDropped reports whether some pair in lines has a name drop reports
+// true for.
+func anyDropped(lines []string, drop func(name string) bool) bool {
 	for _, h := range lines {
 		for piece := range strings.SplitSeq(h, ";") {
 			if name, _, ok := pair(piece); ok && drop(name) {
-				removed = true
-				break
+				return true
 			}
 		}
-		if removed {
-			break
-		}
 	}
-	if !removed {
-		return "", false
-	}
+	return false
+}
+
+// rebuild joins the pieces of lines that Strip keeps with "; ".
+func rebuild(lines []string, drop func(name string) bool) string {
 	size := 0
 	for _, h := range lines {
 		size += len(h) + 2
@@ -126,7 +133,7 @@ func Strip(lines []string, drop func(name string) bool) (header string, removed 
 			b.WriteString(piece)
 		}
 	}
-	return b.String(), true
+	return b.String()
 }
 
 // hasCTL reports a control byte other than a horizontal tab.

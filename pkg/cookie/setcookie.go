@@ -39,6 +39,16 @@ var ErrInvalidSetCookie = errors.New("cookie: invalid Set-Cookie")
 // attribute with control bytes, separators or spaces, so a Set-Cookie built
 // here can never split a header or smuggle an attribute.
 func (c SetCookie) String() (string, error) {
+	path, err := c.check()
+	if err != nil {
+		return "", err
+	}
+	return c.render(path), nil
+}
+
+// check returns the path to render ("/" when unset), or why c cannot be
+// rendered safely.
+func (c SetCookie) check() (string, error) {
 	if !validName(c.Name) {
 		return "", fmt.Errorf("%w: name %q", ErrInvalidSetCookie, c.Name)
 	}
@@ -55,17 +65,31 @@ func (c SetCookie) String() (string, error) {
 	if !validAttr(path) || path[0] != '/' {
 		return "", fmt.Errorf("%w: path %q", ErrInvalidSetCookie, path)
 	}
-	if strings.HasPrefix(c.Name, "__Host-") && (c.Domain != "" || path != "/" || !c.Secure) {
-		return "", fmt.Errorf("%w: __Host- cookie needs Secure, Path=/ and no Domain", ErrInvalidSetCookie)
-	}
-	if strings.HasPrefix(c.Name, "__Secure-") && !c.Secure {
-		return "", fmt.Errorf("%w: __Secure- cookie needs Secure", ErrInvalidSetCookie)
+	if err := c.checkPrefix(path); err != nil {
+		return "", err
 	}
 	switch c.SameSite {
 	case "", SameSiteLax, SameSiteStrict, SameSiteNone:
 	default:
 		return "", fmt.Errorf("%w: SameSite %q", ErrInvalidSetCookie, c.SameSite)
 	}
+	return path, nil
+}
+
+// checkPrefix enforces the rules browsers apply to the __Host- and
+// __Secure- name prefixes.
+func (c SetCookie) checkPrefix(path string) error {
+	if strings.HasPrefix(c.Name, "__Host-") && (c.Domain != "" || path != "/" || !c.Secure) {
+		return fmt.Errorf("%w: __Host- cookie needs Secure, Path=/ and no Domain", ErrInvalidSetCookie)
+	}
+	if strings.HasPrefix(c.Name, "__Secure-") && !c.Secure {
+		return fmt.Errorf("%w: __Secure- cookie needs Secure", ErrInvalidSetCookie)
+	}
+	return nil
+}
+
+// render writes the header value of a checked c.
+func (c SetCookie) render(path string) string {
 	var b strings.Builder
 	b.Grow(len(c.Name) + len(c.Value) + 96)
 	b.WriteString(c.Name)
@@ -97,7 +121,7 @@ func (c SetCookie) String() (string, error) {
 		b.WriteString("; SameSite=")
 		b.WriteString(c.SameSite)
 	}
-	return b.String(), nil
+	return b.String()
 }
 
 // validValue reports whether s is an RFC 6265 cookie-value (unquoted form).

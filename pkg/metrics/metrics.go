@@ -80,6 +80,21 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	for _, a := range o.Apps {
 		m.apps[a] = true
 	}
+	m.newDecisionMetrics()
+	m.newCacheMetrics()
+	build := buildInfo(o.Version)
+
+	reg.MustRegister(m.decisions, m.checkDuration, m.storeDuration, m.storeErrors, m.rekeyed,
+		m.flushes, m.CacheHits, m.CacheMisses, m.CacheRefreshes, m.InvalidationLag, m.ListenerUp, build)
+	if o.Runtime {
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	m.precreate(o)
+	return m
+}
+
+// newDecisionMetrics creates the decision, timing and store metrics.
+func (m *Metrics) newDecisionMetrics() {
 	m.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "extauthz_decisions_total",
 		Help: "Decisions made, by app, outcome (allow or deny), reason code and front end.",
@@ -106,6 +121,10 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 		Name: "extauthz_flushes_total",
 		Help: "Decisions that expired cookies, by app and delivery (redirect: a 302 navigation; deny: a 401 API answer or a 403 of a blocked profile; inline: allowed).",
 	}, []string{"app", "mode"})
+}
+
+// newCacheMetrics creates the cache and change-feed metrics.
+func (m *Metrics) newCacheMetrics() {
 	m.CacheHits = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "extauthz_cache_hits_total",
 		Help: "Lookups answered from the in-process cache, by cache.",
@@ -127,6 +146,11 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 		Name: "extauthz_change_feed_up",
 		Help: "1 while the LISTEN connection for invalidations is established.",
 	})
+}
+
+// buildInfo returns extauthz_build_info, set for version and the Go release
+// the binary was built with.
+func buildInfo(version string) *prometheus.GaugeVec {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "extauthz_build_info",
 		Help: "Build information; always 1.",
@@ -135,15 +159,13 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		goVersion = bi.GoVersion
 	}
-	build.WithLabelValues(o.Version, goVersion).Set(1)
+	build.WithLabelValues(version, goVersion).Set(1)
+	return build
+}
 
-	reg.MustRegister(m.decisions, m.checkDuration, m.storeDuration, m.storeErrors, m.rekeyed,
-		m.flushes, m.CacheHits, m.CacheMisses, m.CacheRefreshes, m.InvalidationLag, m.ListenerUp, build)
-	if o.Runtime {
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	}
-	// Pre-create the series an operator alerts on (README "What to alert
-	// on"), so they exist at zero before the first failure.
+// precreate creates the series an operator alerts on (README "What to
+// alert on"), so they exist at zero before the first failure.
+func (m *Metrics) precreate(o Options) {
 	for _, a := range o.Apps {
 		m.rekeyed.WithLabelValues(a)
 		for _, fe := range []string{FrontendGRPC, FrontendHTTP} {
@@ -161,7 +183,6 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 			m.storeErrors.WithLabelValues(st, c)
 		}
 	}
-	return m
 }
 
 // outage returns the outage reporter of store.

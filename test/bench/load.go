@@ -156,38 +156,7 @@ func (l load) run(ctx context.Context, name string) result {
 	for w := range l.concurrency {
 		conn := l.conns[w%len(l.conns)]
 		wg.Go(func() {
-			lat := make([]time.Duration, 0, 1<<14)
-			reasons := map[string]int{}
-			errs := 0
-			for k := 0; ; k++ {
-				var sched time.Time
-				if l.rate > 0 {
-					sched = start.Add(time.Duration(float64(k*l.concurrency+w) / l.rate * float64(time.Second)))
-					if d := time.Until(sched); d > 0 {
-						time.Sleep(d)
-					}
-				}
-				now := time.Now()
-				if now.After(end) {
-					break
-				}
-				i := counter.Add(1) - 1
-				if l.limit > 0 && int(i) >= l.limit {
-					break
-				}
-				if l.rate == 0 {
-					sched = now
-				}
-				req := l.next(i)
-				var resp []byte
-				err := conn.Invoke(ctx, checkMethod, &req, &resp)
-				lat = append(lat, time.Since(sched))
-				if err != nil {
-					errs++
-					continue
-				}
-				reasons[reasonOf(resp)]++
-			}
+			lat, reasons, errs := l.work(ctx, conn, w, start, end, &counter)
 			mu.Lock()
 			res.lat = append(res.lat, lat...)
 			res.errors += errs
@@ -205,6 +174,45 @@ func (l load) run(ctx context.Context, name string) result {
 	res.requests = len(res.lat)
 	slices.Sort(res.lat)
 	return res
+}
+
+// work is worker w of run: it sends requests on conn until end or the
+// limit (counter numbers the requests of all workers) and returns their
+// latencies, the reasons answered and the number of failed calls.
+func (l load) work(ctx context.Context, conn *grpc.ClientConn, w int, start, end time.Time, counter *atomic.Uint64) ([]time.Duration, map[string]int, int) {
+	lat := make([]time.Duration, 0, 1<<14)
+	reasons := map[string]int{}
+	errs := 0
+	for k := 0; ; k++ {
+		var sched time.Time
+		if l.rate > 0 {
+			sched = start.Add(time.Duration(float64(k*l.concurrency+w) / l.rate * float64(time.Second)))
+			if d := time.Until(sched); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		now := time.Now()
+		if now.After(end) {
+			break
+		}
+		i := counter.Add(1) - 1
+		if l.limit > 0 && int(i) >= l.limit {
+			break
+		}
+		if l.rate == 0 {
+			sched = now
+		}
+		req := l.next(i)
+		var resp []byte
+		err := conn.Invoke(ctx, checkMethod, &req, &resp)
+		lat = append(lat, time.Since(sched))
+		if err != nil {
+			errs++
+			continue
+		}
+		reasons[reasonOf(resp)]++
+	}
+	return lat, reasons, errs
 }
 
 // reasonOf reads the x-extauthz-reason header of a serialized

@@ -368,15 +368,7 @@ func testCapPerProfile(t *testing.T, h Harness) {
 func testListAndRevokeByProfile(t *testing.T, h Harness) {
 	c := ctx(t)
 	p1, p2 := h.NewProfile(t), h.NewProfile(t)
-	var want []authz.Session
-	for i := range 3 {
-		s := newSession(fmt.Sprint("p1-", i), p1, base.Add(time.Duration(3-i)*time.Minute), time.Hour)
-		put(t, h.Store, s)
-		want = append([]authz.Session{norm(s)}, want...) // oldest first
-	}
-	expired := newSession("p1-expired", p1, base.Add(-time.Hour), time.Minute)
-	put(t, h.Store, expired)
-	want = append([]authz.Session{norm(expired)}, want...)
+	want := putProfileSessions(t, h, p1)
 	other := newSession("p2", p2, base, time.Hour)
 	put(t, h.Store, other)
 
@@ -390,14 +382,7 @@ func testListAndRevokeByProfile(t *testing.T, h Harness) {
 	if got, err := h.Store.ListByProfile(c, upper(p1)); err != nil || len(got) != len(want) {
 		t.Errorf("ListByProfile(upper-case id) = %d sessions, %v", len(got), err)
 	}
-	for _, id := range []string{"", "nope", "00000000-0000-4000-8000-000000000000"} {
-		if got, err := h.Store.ListByProfile(c, id); err != nil || len(got) != 0 {
-			t.Errorf("ListByProfile(%q) = %v, %v; want none", id, got, err)
-		}
-		if n, err := h.Store.RevokeByProfile(c, id); err != nil || n != 0 {
-			t.Errorf("RevokeByProfile(%q) = %d, %v; want 0", id, n, err)
-		}
-	}
+	checkUnknownProfileIDs(c, t, h)
 
 	n, err := h.Store.RevokeByProfile(c, p1)
 	if err != nil || n != len(want) {
@@ -412,6 +397,35 @@ func testListAndRevokeByProfile(t *testing.T, h Harness) {
 	wantSession(t, h.Store, other)
 	if n, err := h.Store.RevokeByProfile(c, p1); err != nil || n != 0 {
 		t.Errorf("second RevokeByProfile = %d, %v; want 0", n, err)
+	}
+}
+
+// putProfileSessions stores three live sessions and an expired one of
+// profile pid and returns them as ListByProfile lists them, oldest first.
+func putProfileSessions(t *testing.T, h Harness, pid string) []authz.Session {
+	t.Helper()
+	var want []authz.Session
+	for i := range 3 {
+		s := newSession(fmt.Sprint("p1-", i), pid, base.Add(time.Duration(3-i)*time.Minute), time.Hour)
+		put(t, h.Store, s)
+		want = append([]authz.Session{norm(s)}, want...) // oldest first
+	}
+	expired := newSession("p1-expired", pid, base.Add(-time.Hour), time.Minute)
+	put(t, h.Store, expired)
+	return append([]authz.Session{norm(expired)}, want...)
+}
+
+// checkUnknownProfileIDs checks that profile ids naming nobody, valid or
+// not, list and revoke nothing.
+func checkUnknownProfileIDs(c context.Context, t *testing.T, h Harness) {
+	t.Helper()
+	for _, id := range []string{"", "nope", "00000000-0000-4000-8000-000000000000"} {
+		if got, err := h.Store.ListByProfile(c, id); err != nil || len(got) != 0 {
+			t.Errorf("ListByProfile(%q) = %v, %v; want none", id, got, err)
+		}
+		if n, err := h.Store.RevokeByProfile(c, id); err != nil || n != 0 {
+			t.Errorf("RevokeByProfile(%q) = %d, %v; want 0", id, n, err)
+		}
 	}
 }
 

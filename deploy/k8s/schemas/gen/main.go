@@ -85,6 +85,24 @@ func run(swaggerPath, out string, kinds, crds, crdKinds []string) error {
 	return nil
 }
 
+// crdDoc is the part of a CustomResourceDefinition the generator reads.
+type crdDoc struct {
+	Kind string `yaml:"kind"`
+	Spec struct {
+		Group string `yaml:"group"`
+		Names struct {
+			Kind string `yaml:"kind"`
+		} `yaml:"names"`
+		Versions []struct {
+			Name   string `yaml:"name"`
+			Served bool   `yaml:"served"`
+			Schema struct {
+				OpenAPIV3Schema object `yaml:"openAPIV3Schema"`
+			} `yaml:"schema"`
+		} `yaml:"versions"`
+	} `yaml:"spec"`
+}
+
 // fromCRDs writes a schema for every version of every CRD in path whose
 // kind is in only (all when only is empty). Documents that are not CRDs
 // are skipped.
@@ -102,22 +120,7 @@ func fromCRDs(path, out string, only []string) error {
 	}
 	dec := yaml.NewDecoder(f)
 	for {
-		var crd struct {
-			Kind string `yaml:"kind"`
-			Spec struct {
-				Group string `yaml:"group"`
-				Names struct {
-					Kind string `yaml:"kind"`
-				} `yaml:"names"`
-				Versions []struct {
-					Name   string `yaml:"name"`
-					Served bool   `yaml:"served"`
-					Schema struct {
-						OpenAPIV3Schema object `yaml:"openAPIV3Schema"`
-					} `yaml:"schema"`
-				} `yaml:"versions"`
-			} `yaml:"spec"`
-		}
+		var crd crdDoc
 		err := dec.Decode(&crd)
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -128,23 +131,31 @@ func fromCRDs(path, out string, only []string) error {
 		if crd.Kind != "CustomResourceDefinition" || (len(want) > 0 && !want[crd.Spec.Names.Kind]) {
 			continue
 		}
-		for _, v := range crd.Spec.Versions {
-			if !v.Served || v.Schema.OpenAPIV3Schema == nil {
-				continue
-			}
-			schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
-			// The API server always accepts metadata; some CRDs (Istio's)
-			// leave it out of their schema.
-			if props, ok := schema["properties"].(object); ok && props["metadata"] == nil {
-				props["metadata"] = object{"type": "object"}
-			}
-			pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
-			schema["$schema"] = "http://json-schema.org/draft-07/schema#"
-			if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
-				return err
-			}
+		if err := writeCRD(out, crd); err != nil {
+			return err
 		}
 	}
+}
+
+// writeCRD writes the schema of each served version of crd.
+func writeCRD(out string, crd crdDoc) error {
+	for _, v := range crd.Spec.Versions {
+		if !v.Served || v.Schema.OpenAPIV3Schema == nil {
+			continue
+		}
+		schema := strict(fix(jsonify(v.Schema.OpenAPIV3Schema))).(object)
+		// The API server always accepts metadata; some CRDs (Istio's)
+		// leave it out of their schema.
+		if props, ok := schema["properties"].(object); ok && props["metadata"] == nil {
+			props["metadata"] = object{"type": "object"}
+		}
+		pinKind(schema, crd.Spec.Group, v.Name, crd.Spec.Names.Kind)
+		schema["$schema"] = "http://json-schema.org/draft-07/schema#"
+		if err := write(out, crd.Spec.Names.Kind, crd.Spec.Group, v.Name, schema); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runOpenAPI3 writes the schemas of kinds from an OpenAPI v3 document: its
