@@ -63,7 +63,8 @@ type Config struct {
 	// before it starts to drain.
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 	// MaxSessionsPerProfile caps the live sessions one profile holds for
-	// one app; creating one more revokes the oldest. 0: no cap.
+	// one app; creating one more revokes the least recently renewed. 0: no
+	// cap.
 	MaxSessionsPerProfile int `yaml:"max_sessions_per_profile"`
 	// AutoRegisterRate bounds the registrations (auto_register) one replica
 	// asks of a profile source, per second, with AutoRegisterBurst at once;

@@ -58,7 +58,7 @@
 //	auto_register_rate    --auto-register-rate    EXTAUTHZ_AUTO_REGISTER_RATE     100 per second per replica (0: no bound); over it 429 registration_limited
 //	auto_register_burst   --auto-register-burst   EXTAUTHZ_AUTO_REGISTER_BURST    200 at once
 //	auto_register_concurrency --auto-register-concurrency EXTAUTHZ_AUTO_REGISTER_CONCURRENCY 8 in flight per replica (0: no bound); a registration waits for a slot within its deadline, then 429
-//	max_sessions_per_profile --max-sessions-per-profile EXTAUTHZ_MAX_SESSIONS_PER_PROFILE 50 per app; one more revokes the oldest (0: no cap)
+//	max_sessions_per_profile --max-sessions-per-profile EXTAUTHZ_MAX_SESSIONS_PER_PROFILE 50 per app; one more revokes the least recently renewed (0: no cap)
 //	grpc_codec            --grpc-codec            EXTAUTHZ_GRPC_CODEC             wire | generated (the experimental-API fast path off)
 //	shutdown_delay        --shutdown-delay        EXTAUTHZ_SHUTDOWN_DELAY         5s (NOT_SERVING, still answering, before the drain)
 //	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             100000 entries per cache (0 = off)

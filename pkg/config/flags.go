@@ -88,7 +88,7 @@ func serviceBindings(c *Config) []binding {
 		{key: "auto_register_rate", usage: "registrations per second one replica asks of a profile source (0: no bound); over it 429", value: &floatValue{&c.AutoRegisterRate}},
 		{key: "auto_register_burst", usage: "registrations one replica may ask at once above auto_register_rate", value: &intValue{&c.AutoRegisterBurst}},
 		{key: "auto_register_concurrency", usage: "registrations one replica has in flight at once (0: no bound); others wait within their deadline, then 429", value: &intValue{&c.AutoRegisterConcurrency}},
-		{key: "max_sessions_per_profile", usage: "live sessions one profile keeps per app; one more revokes the oldest (0: no cap)", value: &intValue{&c.MaxSessionsPerProfile}},
+		{key: "max_sessions_per_profile", usage: "live sessions one profile keeps per app; one more revokes the least recently renewed (0: no cap)", value: &intValue{&c.MaxSessionsPerProfile}},
 		{key: "shutdown_delay", usage: "how long to keep answering checks after SIGTERM while NOT_SERVING, before draining", value: &durationValue{&c.ShutdownDelay}},
 		{key: "cache_size", usage: "entries per in-process cache (profiles, sessions, tokens); 0 turns caching off", value: &intValue{&c.CacheSize}},
 		{key: "cache_ttl", usage: "longest a cached answer is used (the fallback when the change feed is down)", value: &durationValue{&c.CacheTTL}},

@@ -28,8 +28,8 @@ var _ authz.SessionStore = (*Postgres)(nil)
 func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 // WithLimitPerProfile caps the sessions one profile holds for one app at n
-// (<= 0: no cap): creating one more deletes the oldest, in the same
-// transaction, and publishes their revocation. A client that signs in in a
+// (<= 0: no cap): creating one more deletes the least recently renewed,
+// in the same transaction, and publishes their revocation. A client that signs in in a
 // loop (or never returns its cookie) cannot grow one person's sessions
 // without bound. It returns p.
 func (p *Postgres) WithLimitPerProfile(n int) *Postgres {
@@ -103,8 +103,9 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 }
 
 // insert adds next and, with a cap, deletes in the same statement the
-// profile's oldest sessions for the app beyond it (the statement's snapshot
-// does not see the new row, so cap-1 older ones stay). Rows another
+// profile's least recently renewed sessions for the app beyond it (the
+// statement's snapshot does not see the new row, so cap-1 others stay): a
+// session renewed as it is used outlives a burst of new sign-ins. Rows another
 // transaction holds (its own re-key or trim of the same person) are
 // skipped, not waited for: concurrent sign-ins of one person would
 // otherwise lock each other's rows in opposite orders and deadlock, and
@@ -124,7 +125,7 @@ func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([
 		DELETE FROM extauthz_sessions WHERE token_hash IN (
 			SELECT token_hash FROM extauthz_sessions
 			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
-			ORDER BY created_at DESC, token_hash OFFSET $11
+			ORDER BY renewed_at DESC, created_at DESC, token_hash OFFSET $11
 			FOR UPDATE SKIP LOCKED)
 		RETURNING token_hash`, append(args, p.perProfile-1)...)
 	if err != nil {

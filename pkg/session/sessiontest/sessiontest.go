@@ -59,6 +59,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"CancelledContext", testCancelledContext},
 		{"CapPerProfileAndApp", testCapPerProfile},
 		{"ConcurrentAtTheCap", testConcurrentAtTheCap},
+		{"CapSparesASessionInUse", testCapSparesASessionInUse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -358,6 +359,34 @@ func testCapPerProfile(t *testing.T, h Harness) {
 		"flood-3": true, "flood-4": true, "flood-5": true,
 		"other-app": true, "other-profile": true,
 	} {
+		_, err := st.GetSession(c, hashOf(label))
+		if got := err == nil; got != want {
+			t.Errorf("%s kept: %v (%v), want %v", label, got, err, want)
+		}
+	}
+}
+
+// testCapSparesASessionInUse: at the cap, the session revoked is the one
+// least recently renewed, not the oldest: a browser signed in for weeks and
+// renewed as it is used outlives a burst of new sign-ins elsewhere.
+func testCapSparesASessionInUse(t *testing.T, h Harness) {
+	c := ctx(t)
+	st := h.Capped(3)
+	pid := h.NewProfile(t)
+	mk := func(label string, i int) authz.Session {
+		s := newSession(label, pid, base.Add(time.Duration(i)*time.Second), time.Hour)
+		s.App = "plane"
+		return s
+	}
+	put(t, st, mk("desktop", 1))
+	put(t, st, mk("phone-1", 2))
+	put(t, st, mk("phone-2", 3))
+	at := base.Add(4 * time.Second)
+	if err := st.RenewSession(c, hashOf("desktop"), at, at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	put(t, st, mk("phone-3", 5))
+	for label, want := range map[string]bool{"desktop": true, "phone-1": false, "phone-2": true, "phone-3": true} {
 		_, err := st.GetSession(c, hashOf(label))
 		if got := err == nil; got != want {
 			t.Errorf("%s kept: %v (%v), want %v", label, got, err, want)
