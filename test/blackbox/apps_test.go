@@ -13,44 +13,6 @@ import (
 	"github.com/extauthz/extauthz/test/harness"
 )
 
-// jar is one browser's cookies for one app host.
-type jar struct {
-	order []string
-	vals  map[string]string
-}
-
-func newJar() *jar { return &jar{vals: map[string]string{}} }
-
-func (j *jar) set(name, value string) {
-	if _, ok := j.vals[name]; !ok {
-		j.order = append(j.order, name)
-	}
-	j.vals[name] = value
-}
-
-// apply takes a response's Set-Cookie lines the way a browser does for a
-// host-only app: an expiry deletes, a value sets.
-func (j *jar) apply(setCookies []string) {
-	for _, sc := range setCookies {
-		nv, attrs, _ := strings.Cut(sc, ";")
-		name, value, _ := strings.Cut(nv, "=")
-		if strings.Contains(attrs, "Max-Age=0") {
-			delete(j.vals, name)
-			j.order = slices.DeleteFunc(j.order, func(n string) bool { return n == name })
-			continue
-		}
-		j.set(name, value)
-	}
-}
-
-func (j *jar) header() string {
-	parts := make([]string, 0, len(j.order))
-	for _, n := range j.order {
-		parts = append(parts, n+"="+j.vals[n])
-	}
-	return strings.Join(parts, "; ")
-}
-
 // penpotDB creates a Penpot-shaped profile table in its own database.
 func penpotDB(t *testing.T) (url string, ids map[string]string) {
 	t.Helper()
@@ -119,16 +81,16 @@ apps:
 		name, host, native string
 		ids                map[string]string
 		expiry             string // the exact expiry the app's cookie needs
-		jar                *jar
+		jar                *harness.Jar
 	}
 	apps := []*app{
-		{name: "penpot", host: "design.example.com", native: "auth-token", ids: penpotIDs, jar: newJar(),
+		{name: "penpot", host: "design.example.com", native: "auth-token", ids: penpotIDs, jar: harness.NewJar(),
 			expiry: "auth-token=; Path=/; Domain=design.example.com; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"},
-		{name: "plane", host: "issues.example.com", native: "session-id", ids: builtin, jar: newJar(),
+		{name: "plane", host: "issues.example.com", native: "session-id", ids: builtin, jar: harness.NewJar(),
 			expiry: "session-id=; Path=/api; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"},
 	}
 	nav := func(a *app, who string) harness.Request {
-		return harness.Request{App: a.name, Host: a.host, Path: "/dashboard?x=1", Cookie: a.jar.header(), Headers: map[string]string{
+		return harness.Request{App: a.name, Host: a.host, Path: "/dashboard?x=1", Cookie: a.jar.Header(), Headers: map[string]string{
 			"x-auth-request-email": who, "accept": "text/html", "sec-fetch-mode": "navigate",
 		}}
 	}
@@ -137,8 +99,8 @@ apps:
 	for _, a := range apps {
 		r := check(t, svc, nav(a, "alice@example.com"))
 		want(t, a.name+": A signs in", r, true, 200, "rekey", a.ids["alice@example.com"])
-		a.jar.apply(r.SetCookies)
-		a.jar.set(a.native, "alice-"+a.name+"-session")
+		a.jar.Apply(r.SetCookies)
+		a.jar.Set(a.native, "alice-"+a.name+"-session")
 		r = check(t, svc, nav(a, "alice@example.com"))
 		want(t, a.name+": A steady", r, true, 200, "session_match", a.ids["alice@example.com"])
 		if !strings.Contains(r.Upstream["cookie"], a.native+"=alice-") && r.Upstream["cookie"] != "" {
@@ -165,19 +127,19 @@ apps:
 		if r.SessionToken(sessionCookie) == "" {
 			t.Fatalf("%s: no new session with the flush: %v", a.name, r.SetCookies)
 		}
-		a.jar.apply(r.SetCookies)
+		a.jar.Apply(r.SetCookies)
 		// The next request is steady state as B, with no app cookie of A's.
 		r = check(t, svc, nav(a, "bob@example.com"))
 		want(t, a.name+": B steady", r, true, 200, "session_match", a.ids["bob@example.com"])
 		if strings.Contains(r.Upstream["cookie"], "alice") {
 			t.Fatalf("%s: A's app cookie reached the app: %q", a.name, r.Upstream["cookie"])
 		}
-		a.jar.set(a.native, "bob-"+a.name+"-session")
+		a.jar.Set(a.native, "bob-"+a.name+"-session")
 	}
 
 	// An API-key request whose SSO identity does not match is never flushed.
 	plane := apps[1]
-	r := check(t, svc, harness.Request{App: "plane", Host: plane.host, Path: "/api/v1/issues", Cookie: plane.jar.header(),
+	r := check(t, svc, harness.Request{App: "plane", Host: plane.host, Path: "/api/v1/issues", Cookie: plane.jar.Header(),
 		Headers: map[string]string{"x-api-key": "plane_api_123", "x-auth-request-email": "alice@example.com"}})
 	want(t, "api key", r, true, 200, "credential_passthrough", "")
 	if len(r.SetCookies) != 0 {
@@ -195,7 +157,7 @@ apps:
 	}
 	// Dot segments do not escape into a protected path.
 	r = check(t, svc, harness.Request{App: "plane", Host: plane.host, Path: "/god-mode/%2e%2e/api/secrets",
-		Headers: map[string]string{"x-auth-request-email": "bob@example.com"}, Cookie: plane.jar.header()})
+		Headers: map[string]string{"x-auth-request-email": "bob@example.com"}, Cookie: plane.jar.Header()})
 	if r.Reason() == "bypass" {
 		t.Fatal("/god-mode/%2e%2e/ escaped the bypass")
 	}

@@ -124,51 +124,17 @@ seed_profiles:
   - {email: bob@example.com, name: Bob}
 `
 
-// browserJar is one browser's cookies for one host.
-type browserJar struct {
-	order []string
-	vals  map[string]string
-}
-
-func (j *browserJar) set(name, value string) {
-	if _, ok := j.vals[name]; !ok {
-		j.order = append(j.order, name)
-	}
-	j.vals[name] = value
-}
-
-func (j *browserJar) take(setCookies []string) {
-	for _, sc := range setCookies {
-		nv, attrs, _ := strings.Cut(sc, ";")
-		name, value, _ := strings.Cut(nv, "=")
-		if strings.Contains(attrs, "Max-Age=0") {
-			delete(j.vals, name)
-			j.order = slices.DeleteFunc(j.order, func(n string) bool { return n == name })
-			continue
-		}
-		j.set(name, value)
-	}
-}
-
-func (j *browserJar) header() hdr {
-	var parts []string
-	for _, n := range j.order {
-		parts = append(parts, n+"="+j.vals[n])
-	}
-	return hdr{"Cookie", strings.Join(parts, "; ")}
-}
-
 // navigate is a page load of app as who through the HTTP check, the way
 // Traefik asks; the browser keeps what the answer sets, and an app that
 // allowed the page sets its own cookie when it has none.
-func (j *browserJar) navigate(t *testing.T, svc *harness.Service, app, native, who string) *http.Response {
+func navigate(t *testing.T, j *harness.Jar, svc *harness.Service, app, native, who string) *http.Response {
 	t.Helper()
-	resp := rawHTTP(t, svc.CheckAddr, "GET", "/check/"+app, emailH(who), j.header(),
+	resp := rawHTTP(t, svc.CheckAddr, "GET", "/check/"+app, emailH(who), hdr{"Cookie", j.Header()},
 		hdr{"X-Forwarded-Method", "GET"}, hdr{"X-Forwarded-Uri", "/" + app + "/page"},
 		hdr{"X-Forwarded-Host", "apps.example.com"}, hdr{"X-Forwarded-Proto", "https"}, hdr{"Accept", "text/html"})
-	j.take(resp.Header.Values("Set-Cookie"))
-	if _, ok := j.vals[native]; resp.StatusCode == 200 && !ok {
-		j.set(native, who+"-"+app)
+	j.Apply(resp.Header.Values("Set-Cookie"))
+	if _, ok := j.Value(native); resp.StatusCode == 200 && !ok {
+		j.Set(native, who+"-"+app)
 	}
 	return resp
 }
@@ -178,14 +144,14 @@ func (j *browserJar) navigate(t *testing.T, svc *harness.Service, app, native, w
 // expiring the other app's cookie and orphaning session rows.
 func TestAppsSharingACookieScope(t *testing.T) {
 	stores(t, scopeConfig, []string{"alice@example.com", "bob@example.com"}, func(t *testing.T, svc *harness.Service, db string) {
-		j := &browserJar{vals: map[string]string{}}
+		j := harness.NewJar()
 		natives := map[string]string{"plane": "session-id", "wiki": "wiki_sid"}
-		resp := j.navigate(t, svc, "plane", natives["plane"], "alice@example.com")
+		resp := navigate(t, j, svc, "plane", natives["plane"], "alice@example.com")
 		wantStatus(t, resp, 200, "rekey")
 		alice := resp.Header.Get("X-Profile-Id")
 		for i := range 6 {
 			app := []string{"wiki", "plane"}[i%2]
-			resp := j.navigate(t, svc, app, natives[app], "alice@example.com")
+			resp := navigate(t, j, svc, app, natives[app], "alice@example.com")
 			wantStatus(t, resp, 200, "session_match")
 			if sc := resp.Header.Values("Set-Cookie"); len(sc) != 0 {
 				t.Fatalf("move %d to %s: Set-Cookie %v", i+1, app, sc)
@@ -194,28 +160,30 @@ func TestAppsSharingACookieScope(t *testing.T) {
 				t.Fatalf("move %d to %s: profile %q, want %q", i+1, app, id, alice)
 			}
 		}
-		if j.vals["session-id"] != "alice@example.com-plane" || j.vals["wiki_sid"] != "alice@example.com-wiki" {
-			t.Fatalf("an app's own cookie was replaced: %v", j.vals)
+		plane, _ := j.Value("session-id")
+		wiki, _ := j.Value("wiki_sid")
+		if plane != "alice@example.com-plane" || wiki != "alice@example.com-wiki" {
+			t.Fatalf("an app's own cookie was replaced: %s", j.Header())
 		}
-		aliceTok := j.vals[sessionCookie]
+		aliceTok, _ := j.Value(sessionCookie)
 
 		// Another person at the browser: re-key and flush, in each app.
-		resp = j.navigate(t, svc, "wiki", natives["wiki"], "bob@example.com")
+		resp = navigate(t, j, svc, "wiki", natives["wiki"], "bob@example.com")
 		wantStatus(t, resp, 302, "identity_changed")
-		resp = j.navigate(t, svc, "wiki", natives["wiki"], "bob@example.com")
+		resp = navigate(t, j, svc, "wiki", natives["wiki"], "bob@example.com")
 		wantStatus(t, resp, 200, "session_match")
 		bob := resp.Header.Get("X-Profile-Id")
-		if j.vals["session-id"] != "alice@example.com-plane" {
-			t.Fatalf("wiki expired plane's cookie: %v", j.vals)
+		if plane, _ := j.Value("session-id"); plane != "alice@example.com-plane" {
+			t.Fatalf("wiki expired plane's cookie: %s", j.Header())
 		}
-		resp = j.navigate(t, svc, "plane", natives["plane"], "bob@example.com")
+		resp = navigate(t, j, svc, "plane", natives["plane"], "bob@example.com")
 		if resp.StatusCode != 302 || !slices.ContainsFunc(resp.Header.Values("Set-Cookie"), func(c string) bool {
 			return strings.HasPrefix(c, "session-id=;")
 		}) {
 			t.Fatalf("plane let Bob in beside Alice's plane cookie: %d %s %v", resp.StatusCode,
 				resp.Header.Get("X-Extauthz-Reason"), resp.Header.Values("Set-Cookie"))
 		}
-		resp = j.navigate(t, svc, "plane", natives["plane"], "bob@example.com")
+		resp = navigate(t, j, svc, "plane", natives["plane"], "bob@example.com")
 		wantStatus(t, resp, 200, "session_match")
 		if id := resp.Header.Get("X-Profile-Id"); id != bob {
 			t.Fatalf("plane after the change: profile %q, want Bob's %q", id, bob)
