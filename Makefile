@@ -65,6 +65,10 @@ fuzz: ## Run every fuzz target for FUZZTIME each (default 20s)
 generate: ## Regenerate the checked-in Go code of proto/ (protoc from Debian, pinned plugins)
 	scripts/generate.sh
 
+.PHONY: docs
+docs: ## Regenerate docs/configuration.md from pkg/config (make test fails when it is stale)
+	$(GO) test -count=1 -run '^TestReferenceIsCurrent$$' ./pkg/config -update
+
 .PHONY: bench
 bench: ## Load benchmark vs a do-nothing ext_authz server (throw-away PostgreSQL); --smoke via BENCH_ARGS
 	scripts/bench.sh $(BENCH_ARGS)

@@ -119,8 +119,9 @@ type Log struct {
 	// replica and across restarts. A secret. "" uses a random key per
 	// process (with a warning at start).
 	EmailHashKey string `yaml:"email_hash_key"`
-	// DecisionSample is the fraction (0..1) of allow decisions logged;
-	// denials are always logged.
+	// DecisionSample is the fraction (0..1) of allow decisions logged.
+	// Allows are logged at debug, so it matters only with Level "debug";
+	// denials are always logged, at info.
 	DecisionSample float64 `yaml:"decision_sample"`
 }
 

@@ -100,7 +100,7 @@ func serviceBindings(c *Config) []binding {
 		{key: "log.format", usage: "log `format`: json or text", value: &stringValue[string]{&c.Log.Format}},
 		{key: "log.log_emails", usage: "log email addresses in clear (otherwise hashed)", value: &boolValue{&c.Log.LogEmails}},
 		{key: "log.email_hash_key", usage: "`key` of the logged email_hash, the same on every replica (empty: random per process)", secret: true, value: &stringValue[string]{&c.Log.EmailHashKey}},
-		{key: "log.decision_sample", usage: "`fraction` (0..1) of allow decisions logged", value: &floatValue{&c.Log.DecisionSample}},
+		{key: "log.decision_sample", usage: "`fraction` (0..1) of allow decisions logged; allows are logged at debug, so only with log.level debug (denials always, at info)", value: &floatValue{&c.Log.DecisionSample}},
 	}
 }
 
