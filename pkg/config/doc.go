@@ -15,8 +15,11 @@
 // environment, flag and validation problems alike, each message starting
 // with the dotted key it is about:
 //
-//	apps.plane.flush_mode: must be "redirect" or "inline", got "x"
+//	apps.plane.flush_mode: must be "redirect" or "inline", got "x" (extauthz.yaml:11)
 //	apps.plane.flush_mod: unknown key (did you mean flush_mode?) (extauthz.yaml:12)
+//
+// A problem about a key the file set ends with the file and line it was
+// set on.
 //
 // The YAML is strict: unknown keys, keys given twice and values of the wrong
 // type are errors. Durations use Go syntax plus a leading day count: 150ms,
@@ -27,9 +30,19 @@
 // Settings that have a top-level default (the "app settings" rows below)
 // apply to the default app, and every app under apps.<name> inherits them
 // unless it sets its own; an app's explicit false, 0 or "" wins. Per-app
-// keys (native_cookies, bypass, credentials, profile_source) and the app
-// overrides are YAML-only. The app "default" always exists; it is the one
-// used when a request names no app.
+// keys (hosts, native_cookies, bypass, credentials, profile_source) and the
+// app overrides are YAML-only. The app "default" always exists.
+//
+// # Which app decides a request
+//
+// The app the front end names: Envoy's context_extensions["app"], or the
+// HTTP check's /check/<app> path, ?app= query or X-Extauthz-App header.
+// When it names none, the app whose hosts match the request's host
+// (:authority for Envoy; for the HTTP check the host header its endpoint
+// trusts, http_check.*.host_header), compared case-insensitively with the
+// port and a trailing dot removed. When none matches, the app "default".
+// A named app that is not configured is not guessed at: every request
+// naming it gets 503 misconfigured.
 //
 // Policies turns a validated Config into one authz.Policy per app, AppSource
 // gives an app's profile source, Redacted hides database passwords for
@@ -133,6 +146,8 @@
 //
 // Per-app only (YAML, under apps.<name>):
 //
+//	hosts[]               exact host names or IP addresses, and "*.suffix" wildcards, that select the app when the
+//	                      request names none; "*.example.com" matches a.example.com and a.b.example.com, not example.com
 //	native_cookies[]      {name, domain, path (default /), secure}: the app's own session cookies to flush
 //	bypass[]              normalised path prefixes, matched on whole segments, that skip session work
 //	credentials[]         {header, scheme, prefix, mode: validate|pass_through}: programmatic credentials
@@ -161,7 +176,10 @@
 // native cookies are distinct by (name, domain, path) and are not the
 // service cookie; bypass prefixes start with "/", are already normalised
 // and are not "/"; credentials have a header and a valid mode and are
-// distinct; an sql profile_source has a database_url and a query using
+// distinct; hosts are names, IP addresses or "*.domain" wildcards without
+// a port, none listed twice in an app, and no host of one app overlaps a
+// host of another (the same name, a name another app's wildcard covers, or
+// nested wildcards), so at most one app matches any host; an sql profile_source has a database_url and a query using
 // exactly $1, a register_query using $1 (and optionally $2), and needs a
 // register_query if auto_register is on; max_set_cookies ≥ 0;
 // log.decision_sample in [0,1]; seed_profiles[i].email is a valid email
