@@ -22,14 +22,22 @@ const EnvPrefix = "EXTAUTHZ_"
 // EnvConfig names the YAML file when --config is not given.
 const EnvConfig = EnvPrefix + "CONFIG"
 
+// FlagError is a command line package flag could not parse: an unknown
+// flag, a flag without its value, a value the flag refuses. Parse returns
+// it among the other problems; a command reports it as a usage error.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
 // Parse builds the configuration: Default(), then the YAML file (--config,
 // else $EXTAUTHZ_CONFIG), then EXTAUTHZ_* environment variables, then the
 // flags actually present in args; then it validates the result. It registers
 // every flag on fs (plus --config and --check-config) and leaves flags the
 // caller registered alone. A nil getenv reads no environment.
 //
-// The error joins every problem found: file, environment, flags and
-// Validate. With -h/--help it is flag.ErrHelp alone. The Config is returned
+// The error joins every problem found: file, environment, flags (a
+// *FlagError) and Validate. With -h/--help it is flag.ErrHelp alone. The Config is returned
 // even with an error, for --check-config reports; do not serve with it.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	if getenv == nil {
@@ -52,7 +60,7 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		errs = append(errs, err)
+		errs = append(errs, &FlagError{Err: err})
 	}
 	cfg.ConfigFile = path
 	if *flagFile != "" {
