@@ -47,10 +47,10 @@ echo "deploy-check: an unknown field is rejected (strict schemas)"
 
 echo "deploy-check: Istio and Envoy Gateway manifests (schemas from their own CRDs)"
 for f in deploy/istio/*.yaml deploy/envoy-gateway/*.yaml; do
-  case $f in *istiod-values.yaml) continue ;; esac # Helm values, checked by the Go test below
+  case $f in *-values.yaml) continue ;; esac # Helm values, checked by the Go tests below
   kubeconform "$f"
 done
-go test -count=1 ./deploy/istio/
+go test -count=1 ./deploy/istio/ ./deploy/envoy-gateway/
 
 go build -o "$out/extauthz" ./cmd/extauthz
 echo "deploy-check: the rendered objects keep what the values say (NetworkPolicy peers, HPA xor replicas, headless Service, PDB, probes, shutdown, config)"

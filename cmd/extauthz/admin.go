@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/extauthz/extauthz/internal/server"
@@ -27,13 +28,13 @@ type adminEnv struct {
 
 // openAdmin parses flags (extra registers the command's own) and opens the
 // database.
-func openAdmin(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*adminEnv, error) {
-	cfg, err := loadConfig(name, args, getenv, stderr, extra)
+func openAdmin(ctx context.Context, spec cmdSpec, args []string, getenv func(string) string, stdout, stderr io.Writer, extra func(*flag.FlagSet)) (*adminEnv, error) {
+	cfg, err := loadConfig(spec, args, getenv, stdout, extra)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.DatabaseURL == "" {
-		return nil, fmt.Errorf("%w: --database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes", errUsage)
+		return nil, &usageError{cmd: spec.name, msg: "--database-url (or EXTAUTHZ_DATABASE_URL) is required: the in-memory store of `serve` keeps nothing between processes"}
 	}
 	log := server.NewLogger(cfg.Log, stderr)
 	st, err := server.OpenOperator(ctx, cfg, log)
@@ -43,8 +44,15 @@ func openAdmin(ctx context.Context, name string, args []string, getenv func(stri
 	return &adminEnv{cfg: cfg, log: log, stores: st}, nil
 }
 
+var migrateSpec = cmdSpec{
+	name:    "migrate",
+	usage:   "--database-url URL",
+	summary: "Apply the database migrations (embedded, numbered, under an advisory lock) and print the schema version.",
+	shared:  adminShared,
+}
+
 func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	env, err := openAdmin(ctx, "migrate", args, getenv, stderr, nil)
+	env, err := openAdmin(ctx, migrateSpec, args, getenv, stdout, stderr, nil)
 	if err != nil {
 		return err
 	}
@@ -69,7 +77,7 @@ func (env *adminEnv) service() *admin.Service {
 // would say it.
 func opError(cmd string, err error) error {
 	if errors.Is(err, admin.ErrInvalid) {
-		return fmt.Errorf("%w: %s: %s", errUsage, cmd, admin.Message(err))
+		return &usageError{cmd: cmd, msg: admin.Message(err)}
 	}
 	return fmt.Errorf("%s: %s", cmd, admin.Message(err))
 }
@@ -78,12 +86,12 @@ func opError(cmd string, err error) error {
 func profileRef(email, id string) (admin.Ref, error) {
 	switch {
 	case email != "" && id != "":
-		return admin.Ref{}, fmt.Errorf("%w: give --email or --profile, not both", errUsage)
+		return admin.Ref{}, usagef("give --email or --profile, not both")
 	case id == "" && email == "":
-		return admin.Ref{}, fmt.Errorf("%w: --email or --profile is required", errUsage)
+		return admin.Ref{}, usagef("--email or --profile is required")
 	case email != "":
 		if e, err := authz.NormalizeEmail(email); err != nil || e == "" {
-			return admin.Ref{}, fmt.Errorf("%w: --email: not a valid email address", errUsage)
+			return admin.Ref{}, usagef("--email: not a valid email address")
 		}
 	}
 	return admin.Ref{ID: id, Email: email}, nil
@@ -92,7 +100,7 @@ func profileRef(email, id string) (admin.Ref, error) {
 // emailRef turns a required --email into a reference.
 func emailRef(email string) (admin.Ref, error) {
 	if email == "" {
-		return admin.Ref{}, fmt.Errorf("%w: --email is required", errUsage)
+		return admin.Ref{}, usagef("--email is required")
 	}
 	return profileRef(email, "")
 }
@@ -115,23 +123,39 @@ type profileFlags struct {
 func (f *profileFlags) register(verb string) func(*flag.FlagSet) {
 	return func(fs *flag.FlagSet) {
 		if verb != "list" {
-			fs.StringVar(&f.email, "email", "", "the profile's email")
+			fs.StringVar(&f.email, "email", "", "the profile's `email`")
 		}
 		if verb == "add" {
-			fs.StringVar(&f.name, "name", "", "display name")
+			fs.StringVar(&f.name, "name", "", "display `name`")
 			fs.BoolVar(&f.inactive, "inactive", false, "create the profile inactive")
 			fs.BoolVar(&f.blocked, "blocked", false, "create the profile blocked")
 		}
 	}
 }
 
-func profileCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	verb, args, err := sub(args, "add", "block", "unblock", "activate", "deactivate", "delete", "list")
+var profileGroup = groupSpec{
+	name:    "profile",
+	summary: "Manage the profiles in extauthz's database (the built-in profile source).",
+	verbs: []verbSpec{
+		{"add", "--email E [--name N] [--inactive] [--blocked]", "create a profile; prints its id"},
+		{"block", "--email E", "deny every request of the profile; revokes its sessions"},
+		{"unblock", "--email E", "undo block"},
+		{"activate", "--email E", "mark the profile active"},
+		{"deactivate", "--email E", "mark the profile inactive; revokes its sessions"},
+		{"delete", "--email E", "mark the profile deleted; revokes its sessions"},
+		{"list", "", "list every profile, deleted ones too"},
+	},
+}
+
+func profileCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	spec, args, err := profileGroup.verb(args, stdout)
 	if err != nil {
 		return err
 	}
+	defer func() { err = withCmd(err, spec.name) }()
+	verb := strings.TrimPrefix(spec.name, "profile ")
 	var f profileFlags
-	env, err := openAdmin(ctx, "profile "+verb, args, getenv, stderr, f.register(verb))
+	env, err := openAdmin(ctx, spec, args, getenv, stdout, stderr, f.register(verb))
 	if err != nil {
 		return err
 	}
@@ -170,15 +194,26 @@ func profileCmd(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
-func sessionCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	verb, args, err := sub(args, "list", "revoke")
+var sessionGroup = groupSpec{
+	name:    "session",
+	summary: "List or revoke a profile's browser sessions.",
+	verbs: []verbSpec{
+		{"list", "(--email E | --profile ID)", "list the profile's live sessions (hash prefixes, never tokens)"},
+		{"revoke", "(--email E | --profile ID)", "revoke every session of the profile"},
+	},
+}
+
+func sessionCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	spec, args, err := sessionGroup.verb(args, stdout)
 	if err != nil {
 		return err
 	}
+	defer func() { err = withCmd(err, spec.name) }()
+	verb := strings.TrimPrefix(spec.name, "session ")
 	var email, id string
-	env, err := openAdmin(ctx, "session "+verb, args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&email, "email", "", "the profile's email")
-		fs.StringVar(&id, "profile", "", "the profile's id")
+	env, err := openAdmin(ctx, spec, args, getenv, stdout, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&email, "email", "", "the profile's `email`")
+		fs.StringVar(&id, "profile", "", "the profile's `id`")
 	})
 	if err != nil {
 		return err
@@ -214,24 +249,36 @@ type tokenFlags struct {
 func (f *tokenFlags) register(verb string) func(*flag.FlagSet) {
 	return func(fs *flag.FlagSet) {
 		if verb == "revoke" {
-			fs.StringVar(&f.token, "token", "", "the token to revoke (or - to read it from standard input)")
+			fs.StringVar(&f.token, "token", "", "the `token` to revoke (or - to read it from standard input)")
 			return
 		}
-		fs.StringVar(&f.email, "email", "", "the owner's email")
+		fs.StringVar(&f.email, "email", "", "the owner's `email`")
 		if verb == "create" {
-			fs.StringVar(&f.name, "name", "", "what the token is for")
-			fs.StringVar(&f.expires, "expires", "", "lifetime, e.g. 30d or 12h (default: never)")
+			fs.StringVar(&f.name, "name", "", "what the token is for (its `name`)")
+			fs.StringVar(&f.expires, "expires", "", "lifetime (a `duration`), e.g. 30d or 12h (default: never)")
 		}
 	}
 }
 
-func tokenCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	verb, args, err := sub(args, "create", "revoke", "list")
+var tokenGroup = groupSpec{
+	name:    "token",
+	summary: "Issue, revoke and list the access tokens extauthz validates itself (credentials with mode: validate).",
+	verbs: []verbSpec{
+		{"create", "--email E [--name N] [--expires 30d]", "issue a token for the profile; printed once, only its hash is stored"},
+		{"revoke", "--token T", "revoke a token (--token - reads it from standard input)"},
+		{"list", "--email E", "list the profile's tokens (hash prefixes)"},
+	},
+}
+
+func tokenCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (err error) {
+	spec, args, err := tokenGroup.verb(args, stdout)
 	if err != nil {
 		return err
 	}
+	defer func() { err = withCmd(err, spec.name) }()
+	verb := strings.TrimPrefix(spec.name, "token ")
 	var f tokenFlags
-	env, err := openAdmin(ctx, "token "+verb, args, getenv, stderr, f.register(verb))
+	env, err := openAdmin(ctx, spec, args, getenv, stdout, stderr, f.register(verb))
 	if err != nil {
 		return err
 	}
@@ -241,7 +288,7 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	svc, cmd := env.service(), "token "+verb
 	if verb == "revoke" {
 		if f.token == "" {
-			return fmt.Errorf("%w: --token is required", errUsage)
+			return usagef("--token is required")
 		}
 		if err := svc.RevokeToken(ctx, f.token); err != nil {
 			return opError(cmd, err)
@@ -264,7 +311,7 @@ func tokenCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if f.expires != "" {
 		d, err := config.ParseDuration(f.expires)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("%w: --expires: want a positive duration such as 30d", errUsage)
+			return usagef("--expires: want a positive duration such as 30d")
 		}
 		until = time.Now().Add(d)
 	}

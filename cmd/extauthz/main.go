@@ -20,8 +20,14 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	var exit *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &exit):
+		if exit.err != nil {
+			fmt.Fprintln(os.Stderr, "extauthz:", exit.err)
+		}
+		os.Exit(exit.code)
 	case errors.Is(err, errUsage):
 		if err != errUsage {
 			fmt.Fprintln(os.Stderr, "extauthz:", err)

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 )
 
-// errUsage reports a command line that names no known command.
+// errUsage reports a command line that cannot run (exit status 2); see
+// usageError.
 var errUsage = errors.New("usage")
 
 const usage = `extauthz — bind browser sessions to the identity your SSO proxy asserts.
@@ -19,11 +19,12 @@ Usage:
   extauthz profile  add|block|unblock|activate|deactivate|delete|list  --database-url URL [--email E] [--name N] [--inactive] [--blocked]
   extauthz session  list|revoke  --database-url URL (--email E | --profile ID)
   extauthz token    create|revoke|list  --database-url URL (--email E [--name N] [--expires 30d] | --token T)
-  extauthz check    [--config FILE] [--app A] [--header 'k: v']... [--cookie 'c=v']... [--method GET] [--path /]
+  extauthz check    [--config FILE] [--app A] [--host H] [--header 'k: v']... [--cookie 'c=v']... [--method GET] [--path /] [--exit-code] [--output text|json]
   extauthz version
 
-Every flag can also be set in the YAML config file or as EXTAUTHZ_<NAME> in the
-environment (flags win over the environment, which wins over the file).
+Run 'extauthz COMMAND --help' for a command's flags. Every configuration key
+is also a flag of serve and an EXTAUTHZ_<KEY> environment variable (flags win
+over the environment, which wins over the config file).
 `
 
 // run dispatches a command line. It is main without the process: tests call
@@ -51,22 +52,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "extauthz %s\n", version)
 		return nil
 	case "help", "-h", "--help", "-help":
+		if len(rest) > 0 && rest[0] != "help" { // extauthz help profile
+			return run(ctx, append(rest[:1:1], "--help"), getenv, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	fmt.Fprintf(stderr, "extauthz: unknown command %q\n\n%s", cmd, usage)
-	return errUsage
-}
-
-// sub returns the verb of a command with verbs ("profile add" → "add").
-func sub(args []string, verbs ...string) (string, []string, error) {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, fmt.Errorf("%w: want one of %s", errUsage, strings.Join(verbs, ", "))
-	}
-	for _, v := range verbs {
-		if args[0] == v {
-			return v, args[1:], nil
-		}
-	}
-	return "", nil, fmt.Errorf("%w: unknown verb %q, want one of %s", errUsage, args[0], strings.Join(verbs, ", "))
+	return usagef("unknown command %q; commands: serve, migrate, profile, session, token, check, version", cmd)
 }

@@ -11,18 +11,35 @@ import (
 	"github.com/extauthz/extauthz/pkg/config"
 )
 
-// loadConfig parses a command's flags, environment and config file.
-func loadConfig(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(fs *flag.FlagSet)) (config.Config, error) {
-	fs := flag.NewFlagSet("extauthz "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+var serveSpec = cmdSpec{
+	name:    "serve",
+	usage:   "[--config FILE] [flags]",
+	summary: "Run the service: gRPC ext_authz (grpc_addr), the HTTP check (check_addr), health and metrics (http_addr).\nEvery flag is a configuration key; it can also be set in the config file or as EXTAUTHZ_<KEY>\n(flags win over the environment, which wins over the file).",
+	all:     true,
+}
+
+// loadConfig parses a command's flags (extra registers the command's
+// own), environment and config file. --help prints spec's help to stdout
+// and returns flag.ErrHelp; a flag package flag cannot parse is a short
+// usage error.
+func loadConfig(spec cmdSpec, args []string, getenv func(string) string, stdout io.Writer, extra func(fs *flag.FlagSet)) (config.Config, error) {
+	fs := flag.NewFlagSet("extauthz "+spec.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if extra != nil {
 		extra(fs)
 	}
+	var own []string
+	fs.VisitAll(func(f *flag.Flag) { own = append(own, f.Name) })
 	cfg, err := config.Parse(fs, args, getenv)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return cfg, err
-		}
+	var fe *config.FlagError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		spec.help(stdout, fs, own)
+		return cfg, err
+	case errors.As(err, &fe):
+		return cfg, spec.flagError(fs, fe)
+	case err != nil:
 		return cfg, fmt.Errorf("configuration:\n%w", err)
 	}
 	return cfg, nil
@@ -30,7 +47,7 @@ func loadConfig(name string, args []string, getenv func(string) string, stderr i
 
 // serve runs the service until ctx ends (internal/server wires and drains it).
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig("serve", args, getenv, stderr, nil)
+	cfg, err := loadConfig(serveSpec, args, getenv, stdout, nil)
 	if cfg.CheckConfig {
 		if err != nil {
 			return err

@@ -27,6 +27,7 @@ import (
 
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/explain"
+	"github.com/extauthz/extauthz/pkg/profile"
 	adminv1 "github.com/extauthz/extauthz/proto/extauthz/admin/v1"
 )
 
@@ -77,6 +78,8 @@ func grpcError(err error) error {
 		code = codes.InvalidArgument
 	case errors.Is(err, authz.ErrNotFound):
 		code = codes.NotFound
+	case errors.Is(err, profile.ErrExists):
+		code = codes.AlreadyExists
 	case authz.IsTransient(err):
 		code = codes.Unavailable
 	}

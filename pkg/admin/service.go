@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/token"
 )
 
@@ -61,8 +62,9 @@ func fail(what string, err error) error {
 }
 
 // Message is err as an operator reads it, the same text in the gRPC API and
-// the CLI: "profile not found", "revoking sessions: store unavailable", or
-// what failed with the store's error for anything else.
+// the CLI: "profile not found", "email already exists", "revoking
+// sessions: store unavailable", or what failed with the store's error for
+// anything else, each said once.
 func Message(err error) string {
 	var e *Error
 	switch {
@@ -70,6 +72,8 @@ func Message(err error) string {
 		return err.Error()
 	case errors.Is(e.Err, authz.ErrNotFound):
 		return e.What + " not found"
+	case errors.Is(e.Err, profile.ErrExists):
+		return "email already exists"
 	case authz.IsTransient(e.Err):
 		return e.What + ": store unavailable"
 	}

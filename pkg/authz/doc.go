@@ -9,6 +9,15 @@
 // AccessTokenStore) and classify their failures into ErrNotFound and
 // ErrUnavailable once, at their boundary.
 //
+// # The app
+//
+// A request is decided under the policy of the app the front end names
+// (Envoy's context_extensions["app"]; the HTTP check's path, query or
+// header). When it names none, the app whose Policy.Hosts match the
+// request's host (exact names and "*.suffix" wildcards, case-insensitive,
+// port removed) is used, else DefaultApp. A named app that is not
+// configured is a 503 misconfigured. See AppFor.
+//
 // # The decision table
 //
 // Engine.Decide walks the rows of the decision table top to bottom; the first that

@@ -9,7 +9,8 @@ import (
 	"github.com/extauthz/extauthz/pkg/cookie"
 )
 
-// DefaultApp is the policy used when a request names no app.
+// DefaultApp is the policy used when a request names no app and no app
+// lists its host (see AppFor).
 const DefaultApp = "default"
 
 // App is one protected upstream: its policy and where its profiles come from.
@@ -41,6 +42,7 @@ type Config struct {
 // Engine decides requests. It is safe for concurrent use.
 type Engine struct {
 	apps          map[string]*App
+	hosts         hostTable
 	sessions      SessionStore
 	tokens        AccessTokenStore
 	hops          *HopLedger
@@ -82,6 +84,9 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.apps[name] = &a
 	}
+	var hostErrs []error
+	e.hosts, hostErrs = newHostTable(cfg.Apps)
+	errs = append(errs, hostErrs...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -160,14 +165,13 @@ func Denial(app string, status int, reason Reason, reasonHeader string) Decision
 	return t.render(v)
 }
 
-// Decide runs the decision table (see doc.go) for one request. It never
+// Decide runs the decision table (see doc.go) for one request, for the app
+// AppFor selects (a named app that is not configured is a 503
+// misconfigured: the route was meant for an app this service lacks). It never
 // panics on bad input and never returns an error: every failure is a Decision
 // with a reason.
 func (e *Engine) Decide(ctx context.Context, in Input) Decision {
-	name := in.App
-	if name == "" {
-		name = DefaultApp
-	}
+	name := e.AppFor(in.App, in.Host)
 	app, ok := e.apps[name]
 	if !ok {
 		// A route naming an app we do not know is a configuration error;

@@ -65,6 +65,10 @@ type NativeCookie struct {
 // Policy is one app's configuration, as plain data.
 type Policy struct {
 	App string
+	// Hosts select this app for a request that names none: exact names and
+	// "*.suffix" wildcards, matched on the request's host (see AppFor).
+	// The apps' hosts never overlap.
+	Hosts []string
 
 	// Headers the SSO proxy asserts identity in (lower-case).
 	EmailHeader string // x-auth-request-email

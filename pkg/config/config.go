@@ -230,6 +230,12 @@ type Cookie struct {
 
 // App is one protected upstream as configured under apps.<name>.
 type App struct {
+	// Hosts select this app for a request that names no app (Envoy sends
+	// no context_extensions["app"], as with Istio's CUSTOM provider; the
+	// HTTP check's path, query and header name none): exact names and
+	// "*.suffix" wildcards, matched case-insensitively on :authority/Host
+	// without its port. Never inherited; no two apps' hosts overlap.
+	Hosts []string `yaml:"hosts,omitempty"`
 	// NativeCookies are the app's own session cookies, flushed on an
 	// identity change with exactly these attributes.
 	NativeCookies []NativeCookie `yaml:"native_cookies,omitempty"`

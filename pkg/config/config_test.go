@@ -361,7 +361,7 @@ func TestDefaultMarshalRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := Config{}
-	if errs := c.loadYAML(out, "defaults.yaml"); len(errs) > 0 {
+	if errs := c.loadYAML(out, "defaults.yaml", nil); len(errs) > 0 {
 		t.Fatalf("loading marshalled defaults: %v\n%s", errors.Join(errs...), out)
 	}
 	if diff := cmp.Diff(Default(), c); diff != "" {

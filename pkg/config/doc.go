@@ -15,8 +15,11 @@
 // environment, flag and validation problems alike, each message starting
 // with the dotted key it is about:
 //
-//	apps.plane.flush_mode: must be "redirect" or "inline", got "x"
+//	apps.plane.flush_mode: must be "redirect" or "inline", got "x" (extauthz.yaml:11)
 //	apps.plane.flush_mod: unknown key (did you mean flush_mode?) (extauthz.yaml:12)
+//
+// A problem about a key the file set ends with the file and line it was
+// set on.
 //
 // The YAML is strict: unknown keys, keys given twice and values of the wrong
 // type are errors. Durations use Go syntax plus a leading day count: 150ms,
@@ -27,9 +30,19 @@
 // Settings that have a top-level default (the "app settings" rows below)
 // apply to the default app, and every app under apps.<name> inherits them
 // unless it sets its own; an app's explicit false, 0 or "" wins. Per-app
-// keys (native_cookies, bypass, credentials, profile_source) and the app
-// overrides are YAML-only. The app "default" always exists; it is the one
-// used when a request names no app.
+// keys (hosts, native_cookies, bypass, credentials, profile_source) and the
+// app overrides are YAML-only. The app "default" always exists.
+//
+// # Which app decides a request
+//
+// The app the front end names: Envoy's context_extensions["app"], or the
+// HTTP check's /check/<app> path, ?app= query or X-Extauthz-App header.
+// When it names none, the app whose hosts match the request's host
+// (:authority for Envoy; for the HTTP check the host header its endpoint
+// trusts, http_check.*.host_header), compared case-insensitively with the
+// port and a trailing dot removed. When none matches, the app "default".
+// A named app that is not configured is not guessed at: every request
+// naming it gets 503 misconfigured.
 //
 // Policies turns a validated Config into one authz.Policy per app, AppSource
 // gives an app's profile source, Redacted hides database passwords for

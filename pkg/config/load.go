@@ -22,14 +22,22 @@ const EnvPrefix = "EXTAUTHZ_"
 // EnvConfig names the YAML file when --config is not given.
 const EnvConfig = EnvPrefix + "CONFIG"
 
+// FlagError is a command line package flag could not parse: an unknown
+// flag, a flag without its value, a value the flag refuses. Parse returns
+// it among the other problems; a command reports it as a usage error.
+type FlagError struct{ Err error }
+
+func (e *FlagError) Error() string { return e.Err.Error() }
+func (e *FlagError) Unwrap() error { return e.Err }
+
 // Parse builds the configuration: Default(), then the YAML file (--config,
 // else $EXTAUTHZ_CONFIG), then EXTAUTHZ_* environment variables, then the
 // flags actually present in args; then it validates the result. It registers
 // every flag on fs (plus --config and --check-config) and leaves flags the
 // caller registered alone. A nil getenv reads no environment.
 //
-// The error joins every problem found: file, environment, flags and
-// Validate. With -h/--help it is flag.ErrHelp alone. The Config is returned
+// The error joins every problem found: file, environment, flags (a
+// *FlagError) and Validate. With -h/--help it is flag.ErrHelp alone. The Config is returned
 // even with an error, for --check-config reports; do not serve with it.
 func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
 	if getenv == nil {
@@ -43,22 +51,23 @@ func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) (Config,
 	if !ok {
 		path = getenv(EnvConfig)
 	}
+	pos := positions{}
 	if path != "" {
-		errs = append(errs, cfg.loadFile(path)...)
+		errs = append(errs, cfg.loadFile(path, pos)...)
 	}
 	errs = append(errs, applyEnv(bs, getenv)...)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return cfg, err
 		}
-		errs = append(errs, err)
+		errs = append(errs, &FlagError{Err: err})
 	}
 	cfg.ConfigFile = path
 	if *flagFile != "" {
 		cfg.ConfigFile = *flagFile
 	}
 	normalizeSeedEmails(&cfg)
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validate(pos); err != nil {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
@@ -179,19 +188,26 @@ func takesValue(fs *flag.FlagSet, name string) bool {
 	return true
 }
 
-// loadFile reads path and applies it onto c.
-func (c *Config) loadFile(path string) []error {
+// positions are where in the config file each dotted key was set
+// ("apps.plane.hosts[1]" → "extauthz.yaml:12"), so that a validation
+// problem can say where to look.
+type positions map[string]string
+
+// loadFile reads path and applies it onto c, recording into pos (if not
+// nil) where each key was set.
+func (c *Config) loadFile(path string, pos positions) []error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return []error{fmt.Errorf("config file: %w", err)}
 	}
-	return c.loadYAML(data, path)
+	return c.loadYAML(data, path, pos)
 }
 
 // loadYAML applies a YAML document onto c, so that keys it leaves out keep
 // their current values. Unknown keys, wrong types and bad durations are
 // reported with their dotted key and line; all of them, not just the first.
-func (c *Config) loadYAML(data []byte, name string) []error {
+// Where each key was set is recorded into pos, if not nil.
+func (c *Config) loadYAML(data []byte, name string, pos positions) []error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return []error{fmt.Errorf("%s: %w", name, err)}
@@ -200,7 +216,7 @@ func (c *Config) loadYAML(data []byte, name string) []error {
 		return nil // empty file
 	}
 	root := doc.Content[0]
-	w := walker{file: name}
+	w := walker{file: name, pos: pos}
 	w.walk(root, reflect.TypeFor[Config](), "")
 	// The walker rewrote extended durations ("7d") into Go syntax; decode
 	// that with yaml.v3's own strict decoder as the last word.
@@ -256,6 +272,7 @@ func mapValue(m *yaml.Node, key string) *yaml.Node {
 type walker struct {
 	file string
 	errs []error
+	pos  positions // where each key was set; nil records nothing
 }
 
 var durationType = reflect.TypeFor[time.Duration]()
@@ -277,6 +294,7 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return // leaves the value as it is
 	}
+	w.record(n, path)
 	switch {
 	case t == durationType:
 		w.walkDuration(n, path)
@@ -300,6 +318,13 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			w.fail(n, path, "must be a %s, got %q", kindName(t), n.Value)
 		}
+	}
+}
+
+// record notes where path was set, when positions are recorded.
+func (w *walker) record(n *yaml.Node, path string) {
+	if w.pos != nil && path != "" {
+		w.pos[path] = fmt.Sprintf("%s:%d", w.file, n.Line)
 	}
 }
 

@@ -124,6 +124,7 @@ func (c Config) policy(name string) authz.Policy {
 	lower := strings.ToLower
 	p := authz.Policy{
 		App:                name,
+		Hosts:              normalizedHosts(a.Hosts),
 		EmailHeader:        lower(s.IdentityHeader),
 		UserHeader:         lower(s.UserHeader),
 		NameHeader:         lower(s.NameHeader),

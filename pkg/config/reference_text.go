@@ -5,7 +5,11 @@ package config
 var yamlDocs = map[string]string{
 	"apps": "The protected upstreams by name. A request names its app with Envoy's `context_extensions: {app: <name>}` " +
 		"or the HTTP check's path suffix (`/check/<name>`, `/nginx/check/<name>`), `?app=` or `X-Extauthz-App`; " +
-		"a request that names no app gets `default`, which always exists. A named app that is not configured is answered `503 misconfigured`.",
+		"a request that names no app gets the app whose `hosts` match, else `default`, which always exists. A named app that is not configured is answered `503 misconfigured`.",
+
+	"apps.<name>.hosts": "Host names, IP addresses and `*.suffix` wildcards that select this app when the request names none " +
+		"(`:authority` for Envoy; the host header the HTTP check endpoint trusts). Compared case-insensitively without port and trailing dot; " +
+		"`*.example.com` matches `a.example.com` and `a.b.example.com`, not `example.com`. Never inherited.",
 
 	"apps.<name>.native_cookies[]":        "The app's own session cookies, flushed on an identity change exactly as the app sets them.",
 	"apps.<name>.native_cookies[].name":   "Cookie name (required).",
@@ -54,6 +58,10 @@ const referenceRules = `## Rules validation enforces
 - Native cookies are distinct by (name, domain, path) and are not the service cookie.
 - Bypass prefixes start with ` + "`/`" + `, are already normalised and are not ` + "`/`" + `.
 - Credentials have a header and a valid mode and are distinct.
+- Hosts are names, IP addresses or ` + "`*.domain`" + ` wildcards without a port, none listed
+  twice in an app, and no host of one app overlaps a host of another (the same
+  name, a name another app's wildcard covers, or nested wildcards), so at most
+  one app matches any host.
 - An ` + "`sql`" + ` profile source has a ` + "`database_url`" + ` and a query using exactly ` + "`$1`" + `, a
   ` + "`register_query`" + ` using ` + "`$1`" + ` (and optionally ` + "`$2`" + `), and needs a ` + "`register_query`" + ` if
   ` + "`auto_register`" + ` is on.

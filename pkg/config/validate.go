@@ -14,14 +14,19 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 )
 
-// problems collects validation errors, each prefixed by its key, once.
+// problems collects validation errors, each prefixed by its key, once,
+// and followed by where the config file set that key when it did.
 type problems struct {
 	errs []error
 	seen map[string]bool
+	pos  positions
 }
 
 func (p *problems) add(key, format string, args ...any) {
 	msg := key + ": " + fmt.Sprintf(format, args...)
+	if at, ok := p.pos[key]; ok {
+		msg += " (" + at + ")"
+	}
 	if p.seen == nil {
 		p.seen = map[string]bool{}
 	}
@@ -38,9 +43,15 @@ func (p *problems) add(key, format string, args ...any) {
 //
 // A problem in a top-level default is reported once under its top-level
 // key; an app is blamed only for the keys it sets itself. Validate never
-// echoes a database URL.
+// echoes a database URL. (Parse adds the file and line a key was set on.)
 func (c Config) Validate() error {
-	var p problems
+	return c.validate(nil)
+}
+
+// validate is Validate, naming for each problem where pos says its key
+// was set.
+func (c Config) validate(pos positions) error {
+	p := problems{pos: pos}
 	c.validateServer(&p)
 	c.validateSettings(&p, authz.DefaultApp, func(k string, _ ...string) string { return k })
 	for _, name := range c.AppNames() {
@@ -235,6 +246,7 @@ func (c Config) validateApp(p *problems, name string) {
 	checkNativeCookies(p, base, a.NativeCookies, s.Cookie.Name)
 	checkBypass(p, base, a.Bypass)
 	checkCredentials(p, base, a.Credentials)
+	c.checkHosts(p, name, a.Hosts)
 	c.validateSource(p, base+".profile_source", a.ProfileSource, s, set, base)
 }
 

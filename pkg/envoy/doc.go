@@ -5,7 +5,8 @@
 // The contract:
 //
 //   - ToInput turns a CheckRequest into an authz.Input. The app comes from
-//     attributes.context_extensions["app"] ("" = the default app); method,
+//     attributes.context_extensions["app"] ("" = none: the engine picks the
+//     app whose hosts match :authority, else the default app); method,
 //     scheme, host and path (the raw :path, query included) from
 //     attributes.request.http. Headers are read from both the headers map
 //     (keys lower-cased) and header_map (raw_value preferred over value, one

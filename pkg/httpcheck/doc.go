@@ -16,9 +16,13 @@
 //     (deploy/nginx) maps it back with error_page.
 //
 //   - The app comes from the path suffix, else the query parameter "app",
-//     else the X-Extauthz-App header, else the default app. The proxy must
-//     set (or clear) the header: the check request carries the client's
-//     headers, so a client could otherwise choose the policy.
+//     else the X-Extauthz-App header; when none names one, the engine picks
+//     the app whose hosts match the original host read below (the same
+//     rule as for Envoy's :authority, authz.Engine.AppFor), else the
+//     default app. The proxy must set (or clear) the header: the check
+//     request carries the client's headers, so a client could otherwise
+//     choose the policy. The host is read only from the endpoint's trusted
+//     host header, never from a forwarding header a client can send.
 //
 //   - ToInput reads the original request only from the headers the
 //     endpoint's own proxy sets (Options.NginxOrigin, Options.ForwardOrigin;

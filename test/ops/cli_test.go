@@ -2,7 +2,9 @@ package ops_test
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -156,6 +158,11 @@ func TestCLIProfileVerbs(t *testing.T) {
 		}
 	}
 
+	// A duplicate says so once, not once per layer.
+	if _, errOut, err := harness.TryCLI(t, w.env, "profile", "add", "--email", "carol@example.com"); err == nil ||
+		errOut != "extauthz: profile add: email already exists\n" {
+		t.Errorf("duplicate profile add: %v, stderr %q", err, errOut)
+	}
 	w.fails(t, 1, "profile block: profile not found", "profile", "block", "--email", "nobody@example.com")
 	w.fails(t, 2, "--email is required", "profile", "deactivate")
 	w.fails(t, 2, "--email: not a valid email address", "profile", "activate", "--email", "not an email")
@@ -241,4 +248,66 @@ func TestCLITokenVerbs(t *testing.T) {
 	w.fails(t, 2, "--email is required", "token", "list")
 	w.fails(t, 1, "profile not found", "token", "create", "--email", "nobody@example.com")
 	w.fails(t, 2, "--expires", "token", "create", "--email", "alice@example.com", "--expires", "soon")
+}
+
+// exitCode is the exit status of a finished command (0 for success).
+func exitCode(t *testing.T, err error) int {
+	t.Helper()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &exit):
+		return exit.ExitCode()
+	}
+	t.Fatalf("command did not run: %v", err)
+	return -1
+}
+
+// TestCLICheckExitCode: `check --exit-code` is a CI gate: 0 allow, 1 deny,
+// 2 when it cannot decide; without it a denial still exits 0.
+func TestCLICheckExitCode(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "extauthz.yaml")
+	if err := os.WriteFile(cfg, []byte("seed_profiles:\n  - {email: alice@example.com}\n  - {email: mallory@example.com, blocked: true}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	as := func(who string) []string {
+		return []string{"check", "--config", cfg, "--header", "x-auth-request-email: " + who}
+	}
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring; "" means empty
+	}{
+		{"allow", append(as("alice@example.com"), "--exit-code"), 0, "decision:  ALLOW 200", ""},
+		{"deny", append(as("mallory@example.com"), "--exit-code"), 1, "decision:  DENY 403", ""},
+		{"deny as JSON", append(as("mallory@example.com"), "--exit-code", "--output", "json"), 1, `"decision": "deny"`, ""},
+		{"deny without --exit-code", as("mallory@example.com"), 0, "decision:  DENY 403", ""},
+		{"usage", append(as("alice@example.com"), "--exit-code", "--output", "xml"), 2, "", "check: --output: want text or json"},
+		{"configuration", []string{"check", "--exit-code", "--config", cfg + ".missing"}, 2, "", "config file: open"},
+		{"unknown flag", append(as("alice@example.com"), "--exit-cod"), 2, "", "check: unknown flag --exit-cod (did you mean --exit-code?)"},
+	} {
+		out, errOut, err := harness.TryCLI(t, nil, tt.args...)
+		if got := exitCode(t, err); got != tt.code || !strings.Contains(out, tt.stdout) ||
+			(tt.stderr == "") != (errOut == "") || !strings.Contains(errOut, tt.stderr) {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want exit %d, stdout with %q, stderr with %q",
+				tt.name, got, out, errOut, tt.code, tt.stdout, tt.stderr)
+		}
+	}
+}
+
+// TestCLIHelpExitsZero: help is an answer, not an error, for every
+// command and command group, and lists --flags only.
+func TestCLIHelpExitsZero(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"serve", "--help"}, {"migrate", "--help"}, {"profile", "--help"}, {"profile", "add", "--help"},
+		{"session", "--help"}, {"token", "--help"}, {"token", "create", "-h"}, {"check", "--help"},
+	} {
+		out, errOut, err := harness.TryCLI(t, nil, args...)
+		if exitCode(t, err) != 0 || errOut != "" || !strings.Contains(out, "Usage") || regexp.MustCompile(`(?m)^  -[a-z]`).MatchString(out) {
+			t.Errorf("%v: %v, stderr %q:\n%s", args, err, errOut, out)
+		}
+	}
 }
