@@ -59,6 +59,26 @@ func newWorld(t testing.TB, sampler sdktrace.Sampler) *world {
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithSampler(sampler))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	tr := tracing.New(tp)
+	e := newEngine(t, tr)
+	keep := e.HeaderNames()
+	for _, h := range tracing.HeaderNames {
+		keep[h] = true
+	}
+	mux := http.NewServeMux()
+	httpcheck.NewHandler(tr.Engine(e, "http"), httpcheck.Options{}).Mount(mux)
+	return &world{
+		rec:    rec,
+		tr:     tr,
+		engine: e,
+		grpc:   envoy.NewServer(tr.Engine(e, "grpc"), envoy.Options{Keep: keep}),
+		http:   mux,
+	}
+}
+
+// newEngine builds the world's engine over in-memory stores traced by tr
+// (nil: untraced).
+func newEngine(t testing.TB, tr *tracing.Tracer) *authz.Engine {
+	t.Helper()
 
 	profiles := authztest.NewProfiles(alice, bob)
 	profiles.Errs["down@example.com"] = errors.Join(authz.ErrUnavailable, errors.New("dial tcp: connection refused"))
@@ -83,19 +103,7 @@ func newWorld(t testing.TB, sampler sdktrace.Sampler) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep := e.HeaderNames()
-	for _, h := range tracing.HeaderNames {
-		keep[h] = true
-	}
-	mux := http.NewServeMux()
-	httpcheck.NewHandler(tr.Engine(e, "http"), httpcheck.Options{}).Mount(mux)
-	return &world{
-		rec:    rec,
-		tr:     tr,
-		engine: e,
-		grpc:   envoy.NewServer(tr.Engine(e, "grpc"), envoy.Options{Keep: keep}),
-		http:   mux,
-	}
+	return e
 }
 
 // checkWire runs one Check on the wire path with headers in the headers
