@@ -139,6 +139,19 @@
 //	profile_source        {kind: builtin|sql, database_url, query ($1 = email), register_query ($1, $2 = name),
 //	                       max_conns (default 4), timeout (default lookup_timeout)}
 //
+// Tracing is not a key here: the standard OTEL_* environment variables
+// configure it (pkg/tracing; README, "Tracing"), and it is off unless
+// OTEL_TRACES_EXPORTER=otlp or OTEL_EXPORTER_OTLP_ENDPOINT /
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set; OTEL_SDK_DISABLED=true and
+// OTEL_TRACES_EXPORTER=none keep it off. Also read:
+// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL (http/protobuf, the default, or
+// grpc), OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG (default
+// parentbased_always_on), OTEL_SERVICE_NAME (default extauthz), and the
+// exporter's own OTEL_EXPORTER_OTLP_* settings. A value that cannot be
+// honoured stops serve. Spans: extauthz.Check per check (attributes
+// extauthz.app, extauthz.reason, extauthz.row, extauthz.status,
+// extauthz.allow, extauthz.frontend), a child per store trip.
+//
 // Other (YAML only): seed_profiles[] {email, name, active (default true),
 // blocked} fills the in-memory store when database_url is empty. --config
 // FILE ($EXTAUTHZ_CONFIG) and --check-config are flags only.

@@ -72,7 +72,7 @@ func TestCheckSpanIsAChildOfTheIncomingTraceparent(t *testing.T) {
 				tracing.AttrApp: "default", tracing.AttrReason: tc.reason, tracing.AttrRow: tc.row,
 				tracing.AttrFrontend: "grpc", tracing.AttrStatus: "200", tracing.AttrAllow: "true",
 			} {
-				if got := a[attributeKey(k)].Emit(); got != want {
+				if got := a[attributeKey(k)].String(); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
 				}
 			}
@@ -82,7 +82,7 @@ func TestCheckSpanIsAChildOfTheIncomingTraceparent(t *testing.T) {
 					t.Errorf("%s: parent %s in trace %s, want the check span %s", name,
 						s.Parent().SpanID(), s.SpanContext().TraceID(), check.SpanContext().SpanID())
 				}
-				if got := attrs(s)[tracing.AttrResult].Emit(); got != "ok" {
+				if got := attrs(s)[tracing.AttrResult].String(); got != "ok" {
 					t.Errorf("%s result %q, want ok", name, got)
 				}
 			}
@@ -134,7 +134,7 @@ func TestHTTPCheckSpanJoinsTheTrace(t *testing.T) {
 		w.http.ServeHTTP(httptest.NewRecorder(), r)
 		check := w.one(t, tracing.SpanCheck)
 		wantChildOf(t, check, callerTrace, callerSpan)
-		if got := attrs(check)[tracing.AttrFrontend].Emit(); got != "http" {
+		if got := attrs(check)[tracing.AttrFrontend].String(); got != "http" {
 			t.Errorf("frontend %q, want http", got)
 		}
 		if len(w.spans("profiles.lookup")) != 1 {
@@ -199,19 +199,19 @@ func TestUnavailableStoreIsAnError(t *testing.T) {
 	w.checkWire(t, context.Background(), map[string]string{"x-auth-request-email": "down@example.com", "traceparent": traceparent})
 	check := w.one(t, tracing.SpanCheck)
 	a := attrs(check)
-	if a[tracing.AttrReason].Emit() != "lookup_unavailable" || a[tracing.AttrRow].Emit() != "6" || a[tracing.AttrStatus].Emit() != "503" {
+	if a[tracing.AttrReason].String() != "lookup_unavailable" || a[tracing.AttrRow].String() != "6" || a[tracing.AttrStatus].String() != "503" {
 		t.Errorf("attributes %v, want lookup_unavailable, row 6, 503", a)
 	}
 	if check.Status().Code != codes.Error {
 		t.Errorf("check status %v, want error", check.Status())
 	}
 	lookup := w.one(t, "profiles.lookup")
-	if got := attrs(lookup)[tracing.AttrResult].Emit(); got != "unavailable" || lookup.Status().Code != codes.Error {
+	if got := attrs(lookup)[tracing.AttrResult].String(); got != "unavailable" || lookup.Status().Code != codes.Error {
 		t.Errorf("lookup result %q status %v, want unavailable, error", got, lookup.Status())
 	}
 	for _, s := range w.rec.Ended() {
 		for _, kv := range s.Attributes() {
-			if kv.Value.Emit() == "down@example.com" {
+			if kv.Value.String() == "down@example.com" {
 				t.Errorf("%s carries the email in %s", s.Name(), kv.Key)
 			}
 		}
@@ -241,7 +241,7 @@ func TestRejected(t *testing.T) {
 	check := w.one(t, tracing.SpanCheck)
 	wantChildOf(t, check, callerTrace, callerSpan)
 	a := attrs(check)
-	if a[tracing.AttrReason].Emit() != "request_invalid" || a[tracing.AttrStatus].Emit() != "400" {
+	if a[tracing.AttrReason].String() != "request_invalid" || a[tracing.AttrStatus].String() != "400" {
 		t.Errorf("attributes %v, want request_invalid 400", a)
 	}
 	if _, ok := a[tracing.AttrRow]; ok {
