@@ -54,7 +54,9 @@ EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^(TestBench|TestHTTPBench|T
 
 benchtime=1s
 $smoke && benchtime=100ms
-micro=$(go test -run '^$' -bench 'Hit|CheckSteadyState|GCFullCache' -benchtime "$benchtime" -benchmem ./pkg/cache/ ./pkg/envoy/ \
+# ServedCheck: the Check as serve wires it, tracing off (off) against the
+# engine alone (bare), and on (pkg/tracing).
+micro=$(go test -run '^$' -bench 'Hit|CheckSteadyState|GCFullCache|ServedCheck' -benchtime "$benchtime" -benchmem ./pkg/cache/ ./pkg/envoy/ ./internal/server/ \
   | grep -E '^Benchmark')
 printf '## Go benchmarks of the hot path\n\n```\n%s\n```\n' "$micro"
 

@@ -20,7 +20,7 @@ func (s *Server) listenHTTPCheck() (*httpServer, error) {
 		return nil, nil
 	}
 	mux := http.NewServeMux()
-	httpcheck.NewHandler(s.engine, httpcheck.Options{
+	httpcheck.NewHandler(s.decider(metrics.FrontendHTTP), httpcheck.Options{
 		NginxOrigin:   origin(s.cfg.HTTPCheck.Nginx),
 		ForwardOrigin: origin(s.cfg.HTTPCheck.Forward),
 		Observe:       s.observe(metrics.FrontendHTTP),

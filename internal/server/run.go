@@ -19,6 +19,7 @@ import (
 
 	"github.com/extauthz/extauthz/pkg/config"
 	"github.com/extauthz/extauthz/pkg/envoy"
+	"github.com/extauthz/extauthz/pkg/metrics"
 	"github.com/extauthz/extauthz/pkg/ops"
 )
 
@@ -140,10 +141,10 @@ func (s *Server) grpcServer() (gs *grpc.Server, hs *drainingHealth, serving func
 	grpcMetrics := newGRPCMetrics(s.reg) // grpcmetrics.go
 	opts := append(grpcServerOptions(wire), grpcLimits(s.cfg.GRPCServer)...)
 	gs = grpc.NewServer(append(opts, grpcMetrics.options()...)...)
-	envoySrv := envoy.NewServer(s.engine, envoy.Options{
+	envoySrv := envoy.NewServer(s.decider(metrics.FrontendGRPC), envoy.Options{
 		UnavailableAsError: s.cfg.UnavailableAsError,
-		Keep:               s.engine.HeaderNames(),
-		Observe:            s.observe("grpc"),
+		Keep:               s.keep(), // tracing.go
+		Observe:            s.observe(metrics.FrontendGRPC),
 	})
 	if wire {
 		envoy.RegisterWire(gs, envoySrv)

@@ -19,6 +19,7 @@ import (
 	"github.com/extauthz/extauthz/pkg/profile"
 	"github.com/extauthz/extauthz/pkg/ratelimit"
 	"github.com/extauthz/extauthz/pkg/store/migrations"
+	"github.com/extauthz/extauthz/pkg/tracing"
 )
 
 // Options are what New needs besides the configuration.
@@ -28,6 +29,12 @@ type Options struct {
 	Output io.Writer
 	// Version is reported in the "serving" line and extauthz_build_info.
 	Version string
+	// Getenv reads the OTEL_* variables that turn tracing on
+	// (pkg/tracing); nil is os.Getenv.
+	Getenv func(string) string
+	// Tracer, when set, traces instead of what the environment asks (a
+	// test's, recording in memory).
+	Tracer *tracing.Tracer
 }
 
 // Server is everything serve runs, built from a configuration: stores,
@@ -55,6 +62,7 @@ type Server struct {
 	registrations   *ratelimit.Bucket
 	registering     chan struct{}
 	registeringSame singleflight.Group
+	tracer          *tracing.Tracer // nil: tracing off (tracing.go)
 }
 
 // New wires stores, caches, metrics, the decision engine and the explainer.
@@ -64,11 +72,19 @@ func New(ctx context.Context, cfg config.Config, o Options) (*Server, error) {
 		o.Output = io.Discard
 	}
 	log := NewLogger(cfg.Log, o.Output)
-	st, err := openStores(ctx, cfg, log)
+	tracer, err := startTracing(ctx, o, log)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, out: o.Output, version: o.Version, log: log, stores: st, reg: prometheus.NewRegistry()}
+	st, err := openStores(ctx, cfg, log)
+	if err != nil {
+		_ = tracer.Shutdown(ctx)
+		return nil, err
+	}
+	s := &Server{cfg: cfg, out: o.Output, version: o.Version, log: log, stores: st, reg: prometheus.NewRegistry(), tracer: tracer}
+	if tracer != nil {
+		s.closers = append(s.closers, s.stopTracing)
+	}
 	if cfg.AutoRegisterRate > 0 {
 		s.registrations = ratelimit.NewBucket(cfg.AutoRegisterRate, cfg.AutoRegisterBurst, nil)
 	}
@@ -106,8 +122,8 @@ func (s *Server) decide(policies []authz.Policy) error {
 	var err error
 	s.engine, err = authz.New(authz.Config{
 		Apps:          s.apps,
-		Sessions:      s.caches.sessions(metrics.Sessions{Next: s.stores.sessions, M: s.metrics}),
-		Tokens:        s.caches.tokens(metrics.Tokens{Next: s.stores.tokens, M: s.metrics}),
+		Sessions:      s.caches.sessions(s.tracer.Sessions(metrics.Sessions{Next: s.stores.sessions, M: s.metrics})),
+		Tokens:        s.caches.tokens(s.tracer.Tokens(metrics.Tokens{Next: s.stores.tokens, M: s.metrics})),
 		LookupTimeout: s.cfg.LookupTimeout,
 	})
 	if err != nil {
@@ -178,7 +194,8 @@ func (s *Server) profileSource(app string) (authz.ProfileSource, error) {
 func (s *Server) measuredSource(app string) (authz.ProfileSource, error) {
 	src := s.cfg.AppSource(app)
 	if src.Kind != config.SourceSQL {
-		return s.caches.profiles(metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}), nil
+		m := metrics.Profiles{Next: s.stores.profiles, M: s.metrics, Store: metrics.StoreProfiles}
+		return s.caches.profiles(s.tracer.Profiles(m, metrics.StoreProfiles)), nil
 	}
 	timeout := src.Timeout
 	if timeout <= 0 {
@@ -192,7 +209,7 @@ func (s *Server) measuredSource(app string) (authz.ProfileSource, error) {
 		return nil, fmt.Errorf("apps.%s.profile_source: %w", app, err)
 	}
 	s.closers = append(s.closers, sql.Close)
-	return metrics.Profiles{Next: sql, M: s.metrics, Store: metrics.StoreAppSQL}, nil
+	return s.tracer.Profiles(metrics.Profiles{Next: sql, M: s.metrics, Store: metrics.StoreAppSQL}, metrics.StoreAppSQL), nil
 }
 
 // Explainer explains decisions over the same apps and stores as the
@@ -207,8 +224,19 @@ func (s *Server) Close() {
 	s.stores.Close()
 }
 
-// observe is called once per decision by every front end.
-func (s *Server) observe(frontend string) func(ctx context.Context, in authz.Input, d authz.Decision, took time.Duration) {
+// observe is called once per decision by every front end. With tracing
+// on, a check refused before any decision (request_invalid) gets its span
+// here: the engine's span (decider) never saw it.
+func (s *Server) observe(frontend string) authz.Observer {
+	if s.tracer != nil {
+		return func(ctx context.Context, in authz.Input, d authz.Decision, took time.Duration) {
+			if d.Reason == authz.ReasonRequestInvalid {
+				s.tracer.Rejected(ctx, frontend, d, took)
+			}
+			s.metrics.ObserveDecision(frontend, d, took)
+			s.dlog.Log(ctx, frontend, in, d, took)
+		}
+	}
 	return func(ctx context.Context, in authz.Input, d authz.Decision, took time.Duration) {
 		s.metrics.ObserveDecision(frontend, d, took)
 		s.dlog.Log(ctx, frontend, in, d, took)

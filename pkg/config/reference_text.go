@@ -40,6 +40,26 @@ var yamlDocs = map[string]string{
 	"seed_profiles[].blocked": "A blocked profile is denied (row 10).",
 }
 
+const referenceTracing = `## Tracing (environment only)
+
+Tracing is not a configuration key: the standard OpenTelemetry variables
+configure it, and it is off unless ` + "`OTEL_TRACES_EXPORTER=otlp`" + `, or that variable
+is unset and ` + "`OTEL_EXPORTER_OTLP_ENDPOINT`" + ` or ` + "`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`" + ` is
+set. ` + "`OTEL_SDK_DISABLED=true`" + ` and ` + "`OTEL_TRACES_EXPORTER=none`" + ` keep it off.
+
+| variable | default | meaning |
+|---|---|---|
+| ` + "`OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`" + ` | none | the collector; setting it turns tracing on |
+| ` + "`OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`" + ` | ` + "`http/protobuf`" + ` | or ` + "`grpc`" + ` |
+| ` + "`OTEL_TRACES_SAMPLER`" + `, ` + "`OTEL_TRACES_SAMPLER_ARG`" + ` | ` + "`parentbased_always_on`" + ` | the standard samplers |
+| ` + "`OTEL_SERVICE_NAME`" + ` | ` + "`extauthz`" + ` | resource service name |
+
+A value that cannot be honoured stops ` + "`serve`" + ` naming the variable. Spans:
+` + "`extauthz.Check`" + ` per check (attributes ` + "`extauthz.app`, `extauthz.reason`, `extauthz.row`, `extauthz.status`, `extauthz.allow`, `extauthz.frontend`" + `),
+a child per store trip (README, "Tracing").
+
+`
+
 const referenceRules = `## Rules validation enforces
 
 - Addresses are ` + "`host:port`" + ` and differ (` + "`check_addr`" + ` too, when set).
