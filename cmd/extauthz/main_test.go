@@ -174,3 +174,26 @@ func TestCheckOutputJSON(t *testing.T) {
 		t.Errorf("deny: upstream_set %v, want []", deny["upstream_set"])
 	}
 }
+
+// TestCheckConfigReadsTracingEnv: --check-config refuses an OTEL_* value
+// that serve would refuse, naming the variable, and accepts a good one.
+func TestCheckConfigReadsTracingEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" = ok
+	}{
+		{env: map[string]string{}},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.5"}},
+		{env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, want: "OTEL_TRACES_EXPORTER"},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_SAMPLER": "sometimes"}, want: "OTEL_TRACES_SAMPLER"},
+	} {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), []string{"serve", "--check-config"}, func(k string) string { return tc.env[k] }, &out, &errOut)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%v: %v", tc.env, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%v: err = %v, want one naming %s", tc.env, err, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/extauthz/extauthz/internal/server"
 	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/pkg/tracing"
 )
 
 var serveSpec = cmdSpec{
@@ -51,6 +52,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.CheckConfig {
 		if err != nil {
 			return err
+		}
+		// Tracing is configured by OTEL_* only; serve would refuse the same.
+		if _, err := tracing.FromEnv(getenv); err != nil {
+			return fmt.Errorf("tracing: %w", err)
 		}
 		fmt.Fprintln(stdout, "configuration ok")
 		return nil
