@@ -16,6 +16,9 @@ const DefaultApp = "default"
 type App struct {
 	Policy   Policy
 	Profiles ProfileSource
+	// Identity verifies the app's identity tokens (Policy.IdentityJWT);
+	// required when that is on.
+	Identity IdentityVerifier
 }
 
 // Config wires an Engine.
@@ -36,6 +39,22 @@ type Config struct {
 	// front end's timeout (Envoy's ext_authz default is 200 ms) so that the
 	// service answers 503 itself. Default 150 ms.
 	LookupTimeout time.Duration
+}
+
+// check returns what an app lacks.
+func (a *App) check() []error {
+	name := a.Policy.App
+	var errs []error
+	if a.Policy.IdentityJWT.Header != "" && a.Identity == nil {
+		errs = append(errs, fmt.Errorf("authz: app %q: identity_jwt needs a verifier", name))
+	}
+	if a.Profiles == nil {
+		errs = append(errs, fmt.Errorf("authz: app %q has no profile source", name))
+	}
+	if a.Policy.Cookie.Name == "" || a.Policy.ProfileHeader == "" || a.Policy.EmailHeader == "" {
+		errs = append(errs, fmt.Errorf("authz: app %q: cookie name, profile header and email header are required", name))
+	}
+	return errs
 }
 
 // Engine decides requests. It is safe for concurrent use.
@@ -74,12 +93,7 @@ func New(cfg Config) (*Engine, error) {
 		if _, dup := e.apps[name]; dup {
 			errs = append(errs, fmt.Errorf("authz: app %q defined twice", name))
 		}
-		if a.Profiles == nil {
-			errs = append(errs, fmt.Errorf("authz: app %q has no profile source", name))
-		}
-		if a.Policy.Cookie.Name == "" || a.Policy.ProfileHeader == "" || a.Policy.EmailHeader == "" {
-			errs = append(errs, fmt.Errorf("authz: app %q: cookie name, profile header and email header are required", name))
-		}
+		errs = append(errs, a.check()...)
 		e.apps[name] = &a
 	}
 	if len(errs) > 0 {
@@ -125,6 +139,9 @@ func (e *Engine) HeaderNames() map[string]bool {
 			if h != "" {
 				names[h] = true
 			}
+		}
+		if p.IdentityJWT.Header != "" {
+			names[p.IdentityJWT.Header] = true
 		}
 		for _, c := range p.Credentials {
 			names[c.Header] = true

@@ -119,6 +119,17 @@ type Policy struct {
 
 	// RetryAfter is the Retry-After sent with 503s.
 	RetryAfter time.Duration
+
+	// IdentityJWT takes the identity from a verified token (the App's
+	// Identity verifier checks it); zero is off.
+	IdentityJWT TokenPolicy
+	// SignOutURL is the proxy's sign-out (e.g. /oauth2/sign_out), where a
+	// logged-out token and the logout path send the browser, with rd= the
+	// URL to come back to.
+	SignOutURL string
+	// LogoutPath, when set, is the path that logs the person out of every
+	// app (e.g. /.extauthz/logout).
+	LogoutPath string
 }
 
 // CredentialMode says who validates a programmatic credential.
