@@ -90,7 +90,7 @@ func (t *turn) classify(ctx context.Context) verdict {
 	if err != nil {
 		return identityInvalid(err)
 	}
-	if p.IdentityJWT.Header != "" {
+	if p.IdentityJWT.On() {
 		var v verdict
 		var ok bool
 		if id, v, ok = t.tokenIdentity(ctx, id); !ok {

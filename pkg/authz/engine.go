@@ -28,6 +28,9 @@ type Config struct {
 	// Tokens resolves extauthz-issued access tokens; nil disables rows 1–2
 	// for credentials in validate mode (they are then invalid).
 	Tokens AccessTokenStore
+	// Revoker revokes every session of a profile (logout_path); nil
+	// revokes only the session the browser presents.
+	Revoker ProfileRevoker
 	// Hops is the loop guard's per-replica memory (see HopLedger); nil
 	// uses a new one.
 	Hops *HopLedger
@@ -45,7 +48,7 @@ type Config struct {
 func (a *App) check() []error {
 	name := a.Policy.App
 	var errs []error
-	if a.Policy.IdentityJWT.Header != "" && a.Identity == nil {
+	if a.Policy.IdentityJWT.On() && a.Identity == nil {
 		errs = append(errs, fmt.Errorf("authz: app %q: identity_jwt needs a verifier", name))
 	}
 	if a.Profiles == nil {
@@ -62,6 +65,7 @@ type Engine struct {
 	apps          map[string]*App
 	sessions      SessionStore
 	tokens        AccessTokenStore
+	revoker       ProfileRevoker
 	hops          *HopLedger
 	now           func() time.Time
 	newToken      func() (cookie.Token, error)
@@ -74,6 +78,7 @@ func New(cfg Config) (*Engine, error) {
 		apps:          make(map[string]*App, len(cfg.Apps)),
 		sessions:      cfg.Sessions,
 		tokens:        cfg.Tokens,
+		revoker:       cfg.Revoker,
 		hops:          cfg.Hops,
 		now:           cfg.Now,
 		newToken:      cfg.NewToken,
@@ -140,7 +145,7 @@ func (e *Engine) HeaderNames() map[string]bool {
 				names[h] = true
 			}
 		}
-		if p.IdentityJWT.Header != "" {
+		if p.IdentityJWT.On() {
 			names[p.IdentityJWT.Header] = true
 		}
 		for _, c := range p.Credentials {

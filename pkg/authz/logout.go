@@ -74,7 +74,7 @@ func (t *turn) logoutIdentity(ctx context.Context) (Identity, bool) {
 	if err != nil {
 		return Identity{}, false
 	}
-	if t.p.IdentityJWT.Header != "" {
+	if t.p.IdentityJWT.On() {
 		id, _, ok := t.tokenIdentity(ctx, id)
 		return id, ok
 	}
@@ -84,10 +84,9 @@ func (t *turn) logoutIdentity(ctx context.Context) (Identity, bool) {
 // revoke performs the logout path's revocation of every session of the
 // profile, when the store can.
 func (t *turn) revoke(ctx context.Context, profileID string) error {
-	r, ok := t.e.sessions.(ProfileRevoker)
-	if !ok || profileID == "" {
+	if t.e.revoker == nil || profileID == "" {
 		return nil
 	}
-	_, err := r.RevokeByProfile(ctx, profileID)
+	_, err := t.e.revoker.RevokeByProfile(ctx, profileID)
 	return err
 }

@@ -178,5 +178,6 @@ func DefaultPolicy(name string) Policy {
 		FlushMode:       FlushRedirect,
 		LoopGuardWindow: 10 * time.Second,
 		RetryAfter:      2 * time.Second,
+		IdentityJWT:     TokenPolicy{Header: "authorization", EmailClaim: "email", Leeway: 30 * time.Second},
 	}
 }

@@ -38,16 +38,28 @@ type IdentityVerifier interface {
 	VerifyIdentity(ctx context.Context, raw string) (VerifiedIdentity, error)
 }
 
-// TokenPolicy is an app's identity_jwt setting as the decision sees it;
-// the issuer, audiences and keys belong to the App's verifier.
+// TokenPolicy is an app's identity_jwt setting, as plain data. The
+// decision reads Header and Require; the App's IdentityVerifier is built
+// from the rest (by the wiring, outside this package).
 type TokenPolicy struct {
-	// Header carries the token ("" turns identity_jwt off): "authorization"
-	// reads "Bearer <jwt>", any other header the raw token.
+	// Header carries the token: "authorization" reads "Bearer <jwt>", any
+	// other header the raw token.
 	Header string
+	// Issuer is the expected "iss"; "" turns identity_jwt off.
+	Issuer    string
+	Audiences []string
+	JWKSURL   string // "" discovers it from the issuer
+	// EmailClaim names the claim holding the email.
+	EmailClaim string
+	// Leeway is the clock skew allowed on exp, nbf and iat.
+	Leeway time.Duration
 	// Require: without a valid token the request has no identity (rows
 	// 4–5), whatever the plain identity header says.
 	Require bool
 }
+
+// On reports whether identity_jwt is configured.
+func (tp TokenPolicy) On() bool { return tp.Issuer != "" && tp.Header != "" }
 
 // presentedToken returns the token the request carries in header, "" when
 // none; two different tokens are ambiguous.

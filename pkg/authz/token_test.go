@@ -40,13 +40,13 @@ func newTokenHarness(t *testing.T, ver *fakeVerifier, require bool) *harness {
 		tokens: authztest.NewTokens(nil), toks: &seqTokens{n: 100}, now: t0,
 		policy: authz.DefaultPolicy(authz.DefaultApp),
 	}
-	h.policy.IdentityJWT = authz.TokenPolicy{Header: "authorization", Require: require}
+	h.policy.IdentityJWT = authz.TokenPolicy{Header: "authorization", Issuer: "https://idp", Audiences: []string{"a"}, Require: require}
 	h.policy.SignOutURL = "/oauth2/sign_out"
 	h.policy.LogoutPath = "/.extauthz/logout"
 	h.policy.NativeCookies = []authz.NativeCookie{{Name: "app_session", Path: "/"}}
 	eng, err := authz.New(authz.Config{
 		Apps:     []authz.App{{Policy: h.policy, Profiles: h.profiles, Identity: ver}},
-		Sessions: h.sessions, Tokens: h.tokens,
+		Sessions: h.sessions, Tokens: h.tokens, Revoker: h.sessions,
 		Now: func() time.Time { return h.now }, NewToken: h.toks.next,
 	})
 	if err != nil {

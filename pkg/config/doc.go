@@ -130,6 +130,24 @@
 //	cookies_via_redirect  --cookies-via-redirect  EXTAUTHZ_COOKIES_VIA_REDIRECT   false (true for Caddy forward_auth)
 //	loop_guard_window     --loop-guard-window     EXTAUTHZ_LOOP_GUARD_WINDOW      10s (repeats of one identity change replay its hop)
 //	retry_after           --retry-after           EXTAUTHZ_RETRY_AFTER            2s, at least 1s
+//	identity_jwt.header   --identity-jwt-header   EXTAUTHZ_IDENTITY_JWT_HEADER    authorization ("Bearer <jwt>"; any other header: the raw token)
+//	identity_jwt.issuer   --identity-jwt-issuer   EXTAUTHZ_IDENTITY_JWT_ISSUER    "" = identity_jwt off; the token's iss, exactly
+//	identity_jwt.audiences --identity-jwt-audiences EXTAUTHZ_IDENTITY_JWT_AUDIENCES [] (aud must name one; required with issuer)
+//	identity_jwt.jwks_url --identity-jwt-jwks-url EXTAUTHZ_IDENTITY_JWT_JWKS_URL  "" = OpenID discovery from the issuer
+//	identity_jwt.email_claim --identity-jwt-email-claim EXTAUTHZ_IDENTITY_JWT_EMAIL_CLAIM email
+//	identity_jwt.require  --identity-jwt-require  EXTAUTHZ_IDENTITY_JWT_REQUIRE   false (true: no valid token = no identity, rows 4–5)
+//	identity_jwt.leeway   --identity-jwt-leeway   EXTAUTHZ_IDENTITY_JWT_LEEWAY    30s, at most 5m (clock skew on exp, nbf, iat)
+//	sign_out_url          --sign-out-url          EXTAUTHZ_SIGN_OUT_URL           "" (e.g. /oauth2/sign_out; rd= the URL is added)
+//	logout_path           --logout-path           EXTAUTHZ_LOGOUT_PATH            "" = off (e.g. /.extauthz/logout)
+//
+// identity_jwt verifies a signed token (RS256, ES256 or EdDSA; none and
+// HMAC refused) against the issuer's key set: an invalid or expired token
+// is a 401 identity_invalid whose body says why; a key set that cannot be
+// fetched with no held key answering is a 503 (row 6, nothing flushed); a
+// plain identity header naming someone else than the token is a 400 (row
+// 3). Each key of identity_jwt is inherited on its own, like cookie.*.
+// With any app on identity_jwt, the HTTP check listener (check_addr) also
+// serves POST /oidc/backchannel-logout for the issuers configured.
 //
 // Per-app only (YAML, under apps.<name>):
 //
@@ -164,6 +182,11 @@
 // distinct; an sql profile_source has a database_url and a query using
 // exactly $1, a register_query using $1 (and optionally $2), and needs a
 // register_query if auto_register is on; max_set_cookies ≥ 0;
+// identity_jwt.issuer and jwks_url are absolute http(s) URLs (the issuer
+// without query or fragment), audiences are named and non-empty,
+// identity_jwt.header is a valid name other than identity_header and
+// profile_header, leeway is within [0, 5m], require needs an issuer;
+// sign_out_url is a path or an absolute http(s) URL; logout_path is a path;
 // log.decision_sample in [0,1]; seed_profiles[i].email is a valid email
 // (normalised with authz.NormalizeEmail) and unique. An error in a
 // top-level default is reported once; an app is named only for the keys it

@@ -140,6 +140,7 @@ func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 	oneOf(p, key("flush_mode"), string(s.FlushMode), string(authz.FlushRedirect), string(authz.FlushInline))
 	checkServiceCookie(p, s.Cookie, key)
 	checkSessionTimes(p, s, key)
+	checkIdentityJWT(p, s, key)
 }
 
 // checkSettingsHeaders checks the header names of s, and that the profile
