@@ -87,7 +87,7 @@ func TestBench(t *testing.T) {
 	idp := oidctest.New(t)
 	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"},
 		Config: fmt.Sprintf("apps:\n  %s:\n    identity_jwt: {issuer: %q, audiences: [bench], require: true}\n", jwtApp, idp.URL),
-		Env: strings.Fields(os.Getenv("BENCH_SERVER_ENV"))})
+		Env:    strings.Fields(os.Getenv("BENCH_SERVER_ENV"))})
 	defer func() {
 		if os.Getenv("BENCH_SERVER_LOGS") != "" {
 			fmt.Println(svc.Logs())

@@ -353,14 +353,14 @@ func newStackWith(t *testing.T, fe *frontend, withExtauthz bool, o stackOptions)
 	}
 	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(), nil, append([]string{
 		"scripts/tool.sh", "oauth2-proxy",
-		"--http-address="+o2pAddr,
+		"--http-address=" + o2pAddr,
 		"--provider=oidc",
 		"--provider-display-name=Mock IdP",
-		"--oidc-issuer-url="+cfg.Issuer,
-		"--client-id="+cfg.ClientID,
-		"--client-secret="+cfg.ClientSecret,
-		"--redirect-url="+s.Edge+"/oauth2/callback",
-		"--cookie-secret="+hex.EncodeToString(cookieSecret), // 32 characters
+		"--oidc-issuer-url=" + cfg.Issuer,
+		"--client-id=" + cfg.ClientID,
+		"--client-secret=" + cfg.ClientSecret,
+		"--redirect-url=" + s.Edge + "/oauth2/callback",
+		"--cookie-secret=" + hex.EncodeToString(cookieSecret), // 32 characters
 		"--cookie-secure=false",
 		"--email-domain=*",
 		"--upstream=static://200",
