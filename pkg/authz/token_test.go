@@ -176,8 +176,10 @@ func TestLogoutPathRevokesEveryApp(t *testing.T) {
 	// A store outage logs nobody out halfway and sets nothing.
 	tok = h.bind(4, alice)
 	h.sessions.WriteErr = fmt.Errorf("down: %w", authz.ErrUnavailable)
+	in = req(sessCookie(tok), "accept: text/html")
+	in.Path = "/.extauthz/logout"
 	d = h.decide(in)
-	if d.Status != 503 || len(d.SetCookies) != 0 {
+	if d.Status != 503 || len(d.SetCookies) != 0 || !h.sessions.Has(tok.Hash()) {
 		t.Fatalf("outage: %d %v", d.Status, d.SetCookies)
 	}
 }
