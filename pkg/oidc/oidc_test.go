@@ -414,3 +414,32 @@ func BenchmarkVerify(b *testing.B) {
 		})
 	}
 }
+
+// FuzzVerify: whatever the bytes, Verify and VerifyLogout never panic and
+// every failure is ErrInvalid (the issuer's keys are up); a success is the
+// issuer's.
+func FuzzVerify(f *testing.F) {
+	k := newSigner(f, "k-1", jose.ES256)
+	i := newIDP(f, k)
+	f.Add(k.sign(f, idClaims(i)))
+	f.Add(k.sign(f, logoutClaims(i)))
+	f.Add(b64(map[string]string{"alg": "none"}) + "." + b64(idClaims(i)) + ".")
+	f.Add("a.b.c")
+	f.Add("")
+	clk := &clock{now: t0}
+	v := newVerifier(i, clk, "")
+	f.Fuzz(func(t *testing.T, raw string) {
+		for _, verify := range []func() (string, error){
+			func() (string, error) { c, err := v.Verify(context.Background(), raw); return c.Issuer, err },
+			func() (string, error) { c, err := v.VerifyLogout(context.Background(), raw, 0); return c.Issuer, err },
+		} {
+			iss, err := verify()
+			if err != nil && !errors.Is(err, oidc.ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			if err == nil && iss != i.srv.URL {
+				t.Fatalf("accepted a token of issuer %q", iss)
+			}
+		}
+	})
+}
