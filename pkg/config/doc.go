@@ -186,6 +186,8 @@
 // without query or fragment), audiences are named and non-empty,
 // identity_jwt.header is a valid name other than identity_header and
 // profile_header, leeway is within [0, 5m], require needs an issuer;
+// no credential of an app on identity_jwt reads its header (for
+// authorization: with the Bearer scheme or none);
 // sign_out_url is a path or an absolute http(s) URL; logout_path is a path;
 // log.decision_sample in [0,1]; seed_profiles[i].email is a valid email
 // (normalised with authz.NormalizeEmail) and unique. An error in a

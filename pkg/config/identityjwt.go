@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -109,7 +110,7 @@ func checkIdentityJWT(p *problems, s AppSettings, key keyFunc) {
 	}
 	for i, a := range j.Audiences {
 		if strings.TrimSpace(a) == "" {
-			p.add(key("identity_jwt.audiences")+"["+itoa(i)+"]", "must not be empty")
+			p.add(fmt.Sprintf("%s[%d]", key("identity_jwt.audiences"), i), "must not be empty")
 		}
 	}
 	if j.EmailClaim == "" {
@@ -146,10 +147,19 @@ func checkURL(p *problems, key, s string, issuer bool) {
 	}
 }
 
-func itoa(i int) string {
-	const digits = "0123456789"
-	if i < 10 {
-		return digits[i : i+1]
+// checkTokenCredentials refuses a credential that would read the identity
+// token as a programmatic credential first (rows 1–2 come before row 3).
+func checkTokenCredentials(p *problems, base string, j IdentityJWT, crs []Credential) {
+	if !j.On() {
+		return
 	}
-	return itoa(i/10) + digits[i%10:i%10+1]
+	for i, cr := range crs {
+		if !strings.EqualFold(cr.Header, j.Header) {
+			continue
+		}
+		if !strings.EqualFold(j.Header, "authorization") || cr.Scheme == "" || strings.EqualFold(cr.Scheme, "bearer") {
+			p.add(fmt.Sprintf("%s.credentials[%d]", base, i),
+				"reads %s, where identity_jwt.header takes the identity token: use another header or scheme", cr.Header)
+		}
+	}
 }

@@ -60,6 +60,8 @@ func TestIdentityJWTValidation(t *testing.T) {
 		{"did you mean", "identity_jwt: {isuer: https://idp}\n", []string{"identity_jwt.isuer: unknown key (did you mean issuer?)"}},
 		{"logout_path", "logout_path: logout\n", []string{"logout_path: must be a path"}},
 		{"sign_out_url", "sign_out_url: 'javascript:x'\n", []string{"sign_out_url: must be an absolute http(s) URL"}},
+		{"bearer credential", "identity_jwt: {issuer: https://idp, audiences: [a]}\napps:\n  api:\n    credentials: [{header: Authorization, scheme: Bearer, mode: pass_through}]\n",
+			[]string{"apps.api.credentials[0]: reads Authorization, where identity_jwt.header takes the identity token"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -73,5 +75,14 @@ func TestIdentityJWTValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A credential on another scheme of the same header is fine: "Token …" is
+// not "Bearer …".
+func TestIdentityJWTBesideATokenCredential(t *testing.T) {
+	yml := "identity_jwt: {issuer: https://idp, audiences: [a]}\napps:\n  api:\n    credentials: [{header: Authorization, scheme: Token, mode: pass_through}]\n"
+	if _, err := parse(t, yml, map[string]string{}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -236,6 +236,7 @@ func (c Config) validateApp(p *problems, name string) {
 	checkNativeCookies(p, base, a.NativeCookies, s.Cookie.Name)
 	checkBypass(p, base, a.Bypass)
 	checkCredentials(p, base, a.Credentials)
+	checkTokenCredentials(p, base, s.IdentityJWT, a.Credentials)
 	c.validateSource(p, base+".profile_source", a.ProfileSource, s, set, base)
 }
 
