@@ -31,6 +31,7 @@ type identity struct {
 	ledger   *oidc.Ledger
 	byApp    map[string]authz.IdentityVerifier
 	logout   []*oidc.Verifier // one per issuer, accepting every app's audiences
+	keySets  []*oidc.KeySet
 	store    logoutStore
 	log      *slog.Logger
 	reloadMu sync.Mutex
@@ -58,6 +59,7 @@ func newIdentity(policies []authz.Policy, store logoutStore, log *slog.Logger) *
 		if ks == nil {
 			ks = oidc.NewKeySet(oidc.KeySetConfig{Issuer: tp.Issuer, JWKSURL: tp.JWKSURL})
 			keySets[ksKey] = ks
+			id.keySets = append(id.keySets, ks)
 		}
 		vKey := fmt.Sprint(ksKey, "\x00", strings.Join(tp.Audiences, ","), "\x00", tp.EmailClaim, "\x00", tp.Leeway)
 		v := verifiers[vKey]
@@ -162,10 +164,18 @@ func (id *identity) Purge() { id.reload(context.Background()) }
 // without a change feed) and swept.
 const ledgerReload = 30 * time.Second
 
-// run keeps the ledger: read at start, then every ledgerReload, swept.
+// run fetches the issuers' keys, then keeps the ledger: read at start,
+// then every ledgerReload, swept.
 func (id *identity) run(ctx context.Context) {
 	if !id.on() {
 		return
+	}
+	for _, ks := range id.keySets {
+		go func() {
+			if err := ks.Prefetch(ctx); err != nil && ctx.Err() == nil {
+				id.log.Warn("identity_jwt: the issuer's keys could not be fetched yet; tokens get 503 until they can", "err", err)
+			}
+		}()
 	}
 	id.reload(ctx)
 	every(ctx, ledgerReload, func(ctx context.Context) {

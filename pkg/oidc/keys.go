@@ -98,6 +98,11 @@ func (s *KeySet) Key(ctx context.Context, kid string, alg jose.SignatureAlgorith
 	return nil, invalid("no key %q for %s in the issuer's key set", kid, alg)
 }
 
+// Prefetch fetches the key set now, unless a fetch was tried within
+// MinRefresh, so that the first tokens need not wait for it. It returns the
+// outcome (errors wrap ErrUnavailable).
+func (s *KeySet) Prefetch(ctx context.Context) error { return s.refresh(ctx) }
+
 // held returns the keys and whether they are younger than MaxAge.
 func (s *KeySet) held() ([]jose.JSONWebKey, bool) {
 	s.mu.Lock()
