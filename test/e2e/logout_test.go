@@ -27,6 +27,7 @@ identity_jwt:
   audiences: [%s]
   require: true
 sign_out_url: /oauth2/sign_out
+logout_path: /.extauthz/logout
 apps:
   demo:
     native_cookies:
@@ -101,6 +102,45 @@ func TestBackchannelLogout(t *testing.T) {
 	// A replay of the IdP's request is refused and changes nothing.
 	if code, _ := oidctest.PostLogout(t, s.Edge, "not-a-token"); code != http.StatusBadRequest {
 		t.Errorf("garbage logout token: %d, want 400", code)
+	}
+
+	t.Run("LogOutEverywhere", func(t *testing.T) { logOutEverywhere(t, s, edge2) })
+}
+
+// logOutEverywhere: bob signs in to both apps, then follows demo's
+// logout_path: he ends at the sign-in page with his app cookie expired, and
+// demo2 does not see him or his app cookie again either.
+func logOutEverywhere(t *testing.T, s *stack, edge2 string) {
+	b := s.browser(t)
+	if p := page(s.signIn(b, bob)); p.Status != 200 || shown(p) != bob.Email {
+		t.Fatalf("bob's first page: %d %q\n%s", p.Status, shown(p), p.Body)
+	}
+	if p := page(b.get(edge2 + "/")); p.Status != 200 || shown(p) != bob.Email {
+		t.Fatalf("bob in demo2: %d %q", p.Status, shown(p))
+	}
+	bobApp := b.cookie(appCookie)
+	before := len(s.App.requests())
+	hops := b.get("/.extauthz/logout")
+	if p := page(hops); !isSignInPage(p) {
+		t.Fatalf("logout path: %d:%s\n%s", p.Status, describe(hops), p.Body)
+	}
+	var viaExtauthz bool
+	for _, h := range hops {
+		if h.Status == 302 && h.Header.Get("X-Extauthz-Reason") == "logout" && expiry(h, appCookie) != "" {
+			viaExtauthz = true
+		}
+	}
+	if !viaExtauthz {
+		t.Errorf("the logout path did not answer with extauthz's logout redirect:%s", describe(hops))
+	}
+	if p := page(b.get(edge2 + "/after")); !isSignInPage(p) {
+		t.Fatalf("demo2 after logging out everywhere: %d %q", p.Status, shown(p))
+	}
+	for i, r := range s.App.requests()[before:] {
+		t.Errorf("app request %d after logging out everywhere: %+v", i, r)
+	}
+	if got := b.cookie(appCookie); got != "" && got == bobApp {
+		t.Errorf("bob's app cookie survived: %q", got)
 	}
 }
 
