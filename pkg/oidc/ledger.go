@@ -27,6 +27,9 @@ type sidKey struct{ iss, sid string }
 
 // Ledger remembers logouts: a token with a logged-out (iss, sid), or of a
 // logged-out (iss, sub) issued at or before the logout, no longer counts.
+// A token without a sid cannot be told apart from the session a sid
+// logout ended: when that logout also names the subject, the subject's
+// tokens without a sid issued at or before it no longer count either.
 // Each replica holds all of them in memory; the change feed adds those
 // other replicas record, and a reload replaces them after the feed was
 // down. It is safe for concurrent use.
@@ -34,6 +37,9 @@ type Ledger struct {
 	mu   sync.RWMutex
 	sids map[sidKey]time.Time // until
 	subs map[subKey]Logout
+	// sidless: sid logouts that name the subject, for its tokens
+	// without a sid.
+	sidless map[subKey]Logout
 	now  func() time.Time
 }
 
@@ -42,7 +48,7 @@ func NewLedger(now func() time.Time) *Ledger {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{sids: map[sidKey]time.Time{}, subs: map[subKey]Logout{}, now: now}
+	return &Ledger{sids: map[sidKey]time.Time{}, subs: map[subKey]Logout{}, sidless: map[subKey]Logout{}, now: now}
 }
 
 // Add records lo.
@@ -58,11 +64,21 @@ func (l *Ledger) add(lo Logout) {
 		if lo.Until.After(l.sids[k]) {
 			l.sids[k] = lo.Until
 		}
-		return // a sid names the session: the subject's other sessions stay
+		// A sid names the session: the subject's other sessions stay,
+		// but for tokens that name no session.
+		if lo.Subject != "" {
+			latest(l.sidless, lo)
+		}
+		return
 	}
+	latest(l.subs, lo)
+}
+
+// latest keeps lo in m unless m holds a later logout of its subject.
+func latest(m map[subKey]Logout, lo Logout) {
 	k := subKey{lo.Issuer, lo.Subject}
-	if old, ok := l.subs[k]; !ok || lo.At.After(old.At) {
-		l.subs[k] = lo
+	if old, ok := m[k]; !ok || lo.At.After(old.At) {
+		m[k] = lo
 	}
 }
 
@@ -72,6 +88,7 @@ func (l *Ledger) Replace(all []Logout) {
 	defer l.mu.Unlock()
 	clear(l.sids)
 	clear(l.subs)
+	clear(l.sidless)
 	for _, lo := range all {
 		l.add(lo)
 	}
@@ -91,8 +108,15 @@ func (l *Ledger) LoggedOut(iss, sub, sid string, iat time.Time) bool {
 			return true
 		}
 	}
-	lo, ok := l.subs[subKey{iss, sub}]
-	return ok && sub != "" && !iat.After(lo.At)
+	if sub == "" {
+		return false
+	}
+	k := subKey{iss, sub}
+	if lo, ok := l.subs[k]; ok && !iat.After(lo.At) {
+		return true
+	}
+	lo, ok := l.sidless[k]
+	return ok && sid == "" && !iat.After(lo.At)
 }
 
 // Sweep forgets the logouts whose time is up and returns how many.
@@ -107,10 +131,12 @@ func (l *Ledger) Sweep() int {
 			n++
 		}
 	}
-	for k, lo := range l.subs {
-		if now.After(lo.Until) {
-			delete(l.subs, k)
-			n++
+	for _, m := range []map[subKey]Logout{l.subs, l.sidless} {
+		for k, lo := range m {
+			if now.After(lo.Until) {
+				delete(m, k)
+				n++
+			}
 		}
 	}
 	return n
@@ -120,5 +146,5 @@ func (l *Ledger) Sweep() int {
 func (l *Ledger) Len() int {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return len(l.sids) + len(l.subs)
+	return len(l.sids) + len(l.subs) + len(l.sidless)
 }

@@ -20,6 +20,8 @@ func TestLedger(t *testing.T) {
 	}{
 		{"the logged-out sid", "i", "alice", "s1", t0.Add(time.Hour), true},
 		{"another sid of that subject", "i", "alice", "s2", t0.Add(-time.Hour), false},
+		{"that subject's token without a sid, issued before", "i", "alice", "", t0.Add(-time.Hour), true},
+		{"that subject's token without a sid, issued after", "i", "alice", "", t0.Add(time.Second), false},
 		{"sid of another issuer", "j", "alice", "s1", t0, false},
 		{"subject, issued before", "i", "bob", "x", t0.Add(-time.Second), true},
 		{"subject, issued at the logout", "i", "bob", "", t0, true},
@@ -33,7 +35,7 @@ func TestLedger(t *testing.T) {
 		}
 	}
 	clk.add(oidc.Retention + time.Second)
-	if n := l.Sweep(); n != 2 || l.Len() != 0 {
+	if n := l.Sweep(); n != 3 || l.Len() != 0 {
 		t.Fatalf("Sweep = %d, Len = %d", n, l.Len())
 	}
 	l.Replace([]oidc.Logout{{Issuer: "i", SID: "s9", Until: clk.Now().Add(time.Hour)}})

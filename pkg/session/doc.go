@@ -31,7 +31,8 @@
 //     jti) once (a second time is ErrReplay and changes nothing), the
 //     logout itself (Logouts lists those kept at a time, for every
 //     replica's ledger), and deletes the sessions made from that issuer's
-//     tokens with its sid — or, when it names none, its subject — in every
+//     tokens with its sid (and those of its subject made from a token
+//     without a sid) — or, when it names none, of its subject — in every
 //     app, returning how many. DeleteExpiredLogouts forgets logouts and
 //     jtis whose time is up. Sessions carry the token's iss, sub and sid
 //     (authz.Session.Issuer, Subject, SID; migration 0006).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/cookie"
 	"github.com/extauthz/extauthz/pkg/store/notify"
 	"github.com/extauthz/extauthz/pkg/store/pgerr"
@@ -79,15 +80,16 @@ func (p *Postgres) Logout(ctx context.Context, lo Logout) (int, error) {
 }
 
 // revokeLoggedOut deletes the sessions lo names and returns their
-// revocation events.
+// revocation events: those of its sid, and of its subject made from a
+// token without a sid (nothing tells them apart from the ended session);
+// without a sid, every session of its subject.
 func revokeLoggedOut(ctx context.Context, tx pgx.Tx, lo Logout) ([]notify.Event, error) {
-	q := `DELETE FROM extauthz_sessions WHERE iss = $1 AND sid = $2 AND sid <> '' RETURNING token_hash`
-	arg := lo.SID
+	q := `DELETE FROM extauthz_sessions WHERE iss = $1
+		AND ((sid = $2 AND sid <> '') OR (sid = '' AND sub = $3 AND sub <> '')) RETURNING token_hash`
 	if lo.SID == "" {
-		q = `DELETE FROM extauthz_sessions WHERE iss = $1 AND sub = $2 AND sub <> '' RETURNING token_hash`
-		arg = lo.Subject
+		q = `DELETE FROM extauthz_sessions WHERE iss = $1 AND $2 = '' AND sub = $3 AND sub <> '' RETURNING token_hash`
 	}
-	rows, err := tx.Query(ctx, q, lo.Issuer, arg)
+	rows, err := tx.Query(ctx, q, lo.Issuer, lo.SID, lo.Subject)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +164,7 @@ func (m *Memory) Logout(ctx context.Context, lo Logout) (int, error) {
 	var gone []cookie.Hash
 	for h, e := range m.byHash {
 		s := e.s
-		if s.Issuer == lo.Issuer && ((lo.SID != "" && s.SID == lo.SID) || (lo.SID == "" && s.Subject != "" && s.Subject == lo.Subject)) {
+		if loggedOut(s, lo) {
 			gone = append(gone, h)
 		}
 	}
@@ -213,4 +215,17 @@ func (m *Memory) DeleteExpiredLogouts(ctx context.Context, before time.Time) (in
 		}
 	}
 	return n, nil
+}
+
+// loggedOut reports whether lo revokes s (see revokeLoggedOut).
+func loggedOut(s authz.Session, lo Logout) bool {
+	switch {
+	case s.Issuer != lo.Issuer:
+		return false
+	case lo.SID == "":
+		return s.Subject != "" && s.Subject == lo.Subject
+	case s.SID == lo.SID:
+		return true
+	}
+	return s.SID == "" && s.Subject != "" && s.Subject == lo.Subject
 }

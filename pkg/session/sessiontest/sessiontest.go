@@ -612,14 +612,18 @@ func testBackchannelLogout(t *testing.T, h Harness) {
 	a2 := mk("a2", "https://idp", "alice", "sid-2")
 	other := mk("o", "https://other", "alice", "sid-1")
 	plain := mk("p", "", "", "")
+	sidless := mk("n", "https://idp", "alice", "") // alice's, from a token without a sid
+	bobs := mk("b", "https://idp", "bob", "")
 	lo := session.Logout{Issuer: "https://idp", Subject: "alice", SID: "sid-1", JTI: "j1",
 		At: base, JTIUntil: base.Add(5 * time.Minute), Until: base.Add(24 * time.Hour)}
 	n, err := h.Store.Logout(c, lo)
-	if err != nil || n != 2 {
-		t.Fatalf("Logout = %d, %v; want 2", n, err)
+	if err != nil || n != 3 {
+		t.Fatalf("Logout = %d, %v; want 3", n, err)
 	}
 	wantGone(t, h.Store, a1.Hash, "sid-1")
 	wantGone(t, h.Store, a1b.Hash, "sid-1, other app")
+	wantGone(t, h.Store, sidless.Hash, "alice's session without a sid")
+	wantSession(t, h.Store, bobs)
 	wantSession(t, h.Store, a2)
 	wantSession(t, h.Store, other)
 	wantSession(t, h.Store, plain)
