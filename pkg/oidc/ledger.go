@@ -40,7 +40,7 @@ type Ledger struct {
 	// sidless: sid logouts that name the subject, for its tokens
 	// without a sid.
 	sidless map[subKey]Logout
-	now  func() time.Time
+	now     func() time.Time
 }
 
 // NewLedger returns an empty ledger; now nil is time.Now.
