@@ -101,7 +101,7 @@ func (v *Verifier) Issuer() string { return v.cfg.Issuer }
 // ErrInvalid or ErrUnavailable.
 func (v *Verifier) Verify(ctx context.Context, raw string) (Claims, error) {
 	now := v.cfg.Now()
-	sum := sha256.Sum256([]byte(raw))
+	sum := tokenHash(raw)
 	if c, ok := v.remembered(sum, now); ok {
 		return c, nil
 	}
@@ -210,6 +210,17 @@ func (v *Verifier) remember(sum [32]byte, c Claims, now time.Time) {
 		}
 	}
 	v.cache[sum] = c
+}
+
+// tokenHash is the SHA-256 of raw. A token of usual size is copied into a
+// stack buffer: converting it to []byte would allocate on every request.
+func tokenHash(raw string) [32]byte {
+	if len(raw) <= 4096 {
+		var buf [4096]byte
+		n := copy(buf[:], raw)
+		return sha256.Sum256(buf[:n])
+	}
+	return sha256.Sum256([]byte(raw))
 }
 
 // stringClaim returns claim name of extra if it is a string; absent is "".
