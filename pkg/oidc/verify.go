@@ -72,7 +72,7 @@ type Claims struct {
 type Verifier struct {
 	cfg VerifierConfig
 
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	cache map[[32]byte]Claims
 }
 
@@ -181,9 +181,9 @@ func (v *Verifier) remembered(sum [32]byte, now time.Time) (Claims, bool) {
 	if v.cfg.CacheSize < 0 {
 		return Claims{}, false
 	}
-	v.mu.Lock()
+	v.mu.RLock()
 	c, ok := v.cache[sum]
-	v.mu.Unlock()
+	v.mu.RUnlock()
 	if !ok || now.Add(-v.cfg.Leeway).After(c.Expiry) {
 		return Claims{}, false
 	}
