@@ -63,7 +63,7 @@ func (t *turn) logout(ctx context.Context) verdict {
 	} else {
 		v.location = signOutLocation(v.location, &Input{Path: "/", Host: t.in.Host, Scheme: t.in.Scheme})
 	}
-	v.expireNatives = t.fit(0, t.p.NativeCookies)
+	v.expireNatives = t.fit(t.serviceLines(v.expireService), t.p.NativeCookies)
 	return v
 }
 

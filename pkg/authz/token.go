@@ -147,8 +147,19 @@ func (t *turn) signOut(reason Reason) verdict {
 	}
 	v.answer = answerFlushHop
 	v.location = signOutLocation(t.p.SignOutURL, t.in)
-	v.expireNatives = t.fit(0, t.presentNatives())
+	// What does not fit goes on the way back: without a live binding the
+	// app's cookies are flushed (row 5 or 12).
+	v.expireNatives = t.fit(t.serviceLines(v.expireService), t.presentNatives())
 	return v
+}
+
+// serviceLines is how many Set-Cookie lines the service cookie's expiry
+// takes.
+func (t *turn) serviceLines(expire bool) int {
+	if _, ok := t.serviceExpiry(); ok && expire {
+		return 1
+	}
+	return 0
 }
 
 // signOutLocation is sign_out_url with rd= the request's own URL, unless
