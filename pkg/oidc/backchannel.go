@@ -140,7 +140,7 @@ func (b *Backchannel) verify(ctx context.Context, raw string) (LogoutClaims, err
 	}
 	v, ok := b.byIssue[peek.Issuer]
 	if !ok {
-		return LogoutClaims{}, invalid("issuer %q is not configured", peek.Issuer)
+		return LogoutClaims{}, invalid("issuer %q is not configured", clip(peek.Issuer))
 	}
 	return v.VerifyLogout(ctx, raw, b.cfg.MaxAge)
 }

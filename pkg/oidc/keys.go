@@ -95,7 +95,7 @@ func (s *KeySet) Key(ctx context.Context, kid string, alg jose.SignatureAlgorith
 	if k, ok := pick(keys, kid, alg); ok {
 		return k, nil
 	}
-	return nil, invalid("no key %q for %s in the issuer's key set", kid, alg)
+	return nil, invalid("no key %q for %s in the issuer's key set", clip(kid), alg)
 }
 
 // Prefetch fetches the key set now, unless a fetch was tried within

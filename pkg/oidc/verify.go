@@ -164,7 +164,7 @@ func (v *Verifier) validate(std jwt.Claims, now time.Time) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return invalid("issuer %q is not %q", std.Issuer, v.cfg.Issuer)
+		return invalid("issuer %q is not %q", clip(std.Issuer), v.cfg.Issuer)
 	case errors.Is(err, jwt.ErrInvalidAudience):
 		return invalid("audience is not one of %s", strings.Join(v.cfg.Audiences, ", "))
 	case errors.Is(err, jwt.ErrExpired):
@@ -242,6 +242,14 @@ func algList() string {
 		out[i] = string(a)
 	}
 	return strings.Join(out, ", ")
+}
+
+// clip bounds a value from the token before it is echoed in an error.
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
 }
 
 // shortErr keeps a library error's message bounded for a response body.
