@@ -12,33 +12,33 @@ const (
 	ReasonAccessTokenInvalid Reason = "access_token_invalid"
 	ReasonPassThrough        Reason = "credential_passthrough"
 	ReasonIdentityMalformed  Reason = "identity_malformed"
+	ReasonSessionOnly        Reason = "session_only"
+	ReasonIdentityMissing    Reason = "identity_missing"
+	ReasonAnonymous          Reason = "anonymous"
+	ReasonLookupUnavailable  Reason = "lookup_unavailable"
+	ReasonLookupError        Reason = "lookup_error"
+	ReasonIdentityUnknown    Reason = "identity_unknown"
+	ReasonProfileBlocked     Reason = "profile_blocked"
+	ReasonProfileInactive    Reason = "profile_inactive"
+	ReasonSessionMatch       Reason = "session_match"
+	ReasonSessionRenewed     Reason = "session_renewed"
+	ReasonRekey              Reason = "rekey"
+	ReasonIdentityChanged    Reason = "identity_changed"
+	ReasonFlushFailed        Reason = "flush_failed"
+	ReasonMisconfigured      Reason = "misconfigured"
+	ReasonRequestInvalid     Reason = "request_invalid"
+	// ReasonRegistrationLimited: row 8 refused by the replica's
+	// registration rate (auto_register_rate): 429 with Retry-After.
+	ReasonRegistrationLimited Reason = "registration_limited"
 	// ReasonIdentityInvalid: row 3 with identity_jwt, the token presented
 	// is not acceptable (401, the body says why).
 	ReasonIdentityInvalid Reason = "identity_invalid"
 	// ReasonLoggedOut: the identity token's session was ended by the
 	// issuer (back-channel logout); sent to the proxy's sign-out.
 	ReasonLoggedOut Reason = "logged_out"
-	// ReasonLogout: the app's logout_path, every session of the person
+	// ReasonLogout: the app's logout_path; every session of the person
 	// revoked.
-	ReasonLogout            Reason = "logout"
-	ReasonSessionOnly       Reason = "session_only"
-	ReasonIdentityMissing   Reason = "identity_missing"
-	ReasonAnonymous         Reason = "anonymous"
-	ReasonLookupUnavailable Reason = "lookup_unavailable"
-	ReasonLookupError       Reason = "lookup_error"
-	ReasonIdentityUnknown   Reason = "identity_unknown"
-	ReasonProfileBlocked    Reason = "profile_blocked"
-	ReasonProfileInactive   Reason = "profile_inactive"
-	ReasonSessionMatch      Reason = "session_match"
-	ReasonSessionRenewed    Reason = "session_renewed"
-	ReasonRekey             Reason = "rekey"
-	ReasonIdentityChanged   Reason = "identity_changed"
-	ReasonFlushFailed       Reason = "flush_failed"
-	ReasonMisconfigured     Reason = "misconfigured"
-	ReasonRequestInvalid    Reason = "request_invalid"
-	// ReasonRegistrationLimited: row 8 refused by the replica's
-	// registration rate (auto_register_rate): 429 with Retry-After.
-	ReasonRegistrationLimited Reason = "registration_limited"
+	ReasonLogout Reason = "logout"
 )
 
 // Reasons lists every reason, for metric pre-registration and tests.
