@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/oidc"
 	"github.com/extauthz/extauthz/pkg/session"
@@ -95,14 +97,15 @@ func (id *identity) on() bool { return id != nil && len(id.logout) > 0 }
 func (id *identity) verifier(app string) authz.IdentityVerifier { return id.byApp[app] }
 
 // mount serves POST /oidc/backchannel-logout on mux when any app uses
-// identity_jwt.
-func (id *identity) mount(mux *http.ServeMux) {
+// identity_jwt, counting results in counter.
+func (id *identity) mount(mux *http.ServeMux, counter *prometheus.CounterVec) {
 	if !id.on() {
 		return
 	}
 	mux.Handle(oidc.BackchannelPath, oidc.NewBackchannel(oidc.BackchannelConfig{
 		Verifiers: id.logout, Recorder: recorder{id.store}, Ledger: id.ledger,
-		Log: id.log.With("component", "backchannel_logout"),
+		Log:     id.log.With("component", "backchannel_logout"),
+		Observe: func(result string) { counter.WithLabelValues(result).Inc() },
 	}))
 }
 

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/extauthz/extauthz/internal/oidctest"
 	"github.com/extauthz/extauthz/pkg/config"
 	"github.com/extauthz/extauthz/pkg/oidc"
@@ -147,7 +149,7 @@ func postForm(t *testing.T, url, contentType, body string) (int, string) {
 // pkg/oidc's TestVerifyLogout.
 func TestBackchannelEndpoint(t *testing.T) {
 	idp := oidctest.New(t)
-	_, base := jwtServer(t, idp)
+	s, base := jwtServer(t, idp)
 	ep := base + oidc.BackchannelPath
 	form := func(tok string) string { return url.Values{"logout_token": {tok}}.Encode() }
 	good := idp.Sign(t, idp.LogoutClaims("proxy", "sub-alice", "sid-1"))
@@ -172,6 +174,11 @@ func TestBackchannelEndpoint(t *testing.T) {
 		code, body := postForm(t, ep, c.ctype, c.body)
 		if code != c.code || !strings.Contains(body, c.desc) {
 			t.Errorf("%s: %d %s, want %d with %q", c.name, code, body, c.code, c.desc)
+		}
+	}
+	for result, want := range map[string]float64{"ok": 1, "replay": 1, "invalid": 5, "unavailable": 0, "error": 0} {
+		if got := testutil.ToFloat64(s.metrics.BackchannelLogouts.WithLabelValues(result)); got != want {
+			t.Errorf("extauthz_backchannel_logouts_total{result=%q} = %v, want %v", result, got, want)
 		}
 	}
 }

@@ -39,6 +39,9 @@ type BackchannelConfig struct {
 	MaxAge time.Duration
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Observe, when set, is told each request's result: ok, invalid,
+	// replay, unavailable or error.
+	Observe func(result string)
 }
 
 // Backchannel serves OpenID Connect Back-Channel Logout 1.0: a POST of a
@@ -58,6 +61,9 @@ func NewBackchannel(cfg BackchannelConfig) *Backchannel {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observe == nil {
+		cfg.Observe = func(string) {}
 	}
 	b := &Backchannel{cfg: cfg, byIssue: map[string]*Verifier{}}
 	for _, v := range cfg.Verifiers {
@@ -79,6 +85,7 @@ func (b *Backchannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, err := logoutToken(w, r)
 	if err != nil {
+		b.cfg.Observe("invalid")
 		writeError(w, http.StatusBadRequest, "invalid_request", err.Error())
 		return
 	}
@@ -86,20 +93,33 @@ func (b *Backchannel) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var n int
 		if n, err = b.record(r.Context(), c); err == nil {
+			b.cfg.Observe("ok")
 			b.cfg.Log.Info("back-channel logout", "issuer", c.Issuer, "by_sid", c.SID != "", "sessions_revoked", n)
 			w.WriteHeader(http.StatusOK)
 			return
 		}
 	}
+	b.refuse(w, err)
+}
+
+// refuse answers a logout that was not recorded.
+func (b *Backchannel) refuse(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, ErrInvalid), errors.Is(err, ErrReplay):
+	case errors.Is(err, ErrReplay):
+		b.cfg.Observe("replay")
+		b.cfg.Log.Info("back-channel logout refused", "err", err)
+		writeError(w, http.StatusBadRequest, "invalid_request", reason(err))
+	case errors.Is(err, ErrInvalid):
+		b.cfg.Observe("invalid")
 		b.cfg.Log.Info("back-channel logout refused", "err", err)
 		writeError(w, http.StatusBadRequest, "invalid_request", reason(err))
 	case errors.Is(err, ErrUnavailable):
+		b.cfg.Observe("unavailable")
 		b.cfg.Log.Warn("back-channel logout not recorded", "err", err)
 		w.Header().Set("Retry-After", "2")
 		writeError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "try again")
 	default:
+		b.cfg.Observe("error")
 		b.cfg.Log.Error("back-channel logout failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "server_error", "the logout could not be recorded")
 	}
