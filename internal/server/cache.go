@@ -31,12 +31,15 @@ type caches struct {
 	tok      *cache.Tokens
 	listener *cache.Listener // nil without a change feed
 	m        *metrics.Metrics
+	// feeds are told the change feed's events besides the caches (the
+	// ledger of back-channel logouts).
+	feeds []cache.Invalidator
 }
 
 // newCaches prepares the caches cfg asks for; the wrapping happens as
 // New asks for each store.
-func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logger) *caches {
-	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m}
+func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logger, feeds ...cache.Invalidator) *caches {
+	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m, feeds: feeds}
 	if !c.on {
 		return c
 	}
@@ -104,12 +107,18 @@ func (c *caches) Invalidate(ev notify.Event) {
 	for _, x := range c.each() {
 		x.Invalidate(ev)
 	}
+	for _, f := range c.feeds {
+		f.Invalidate(ev)
+	}
 }
 
 // Purge implements cache.Invalidator for the listener.
 func (c *caches) Purge() {
 	for _, x := range c.each() {
 		x.Purge()
+	}
+	for _, f := range c.feeds {
+		f.Purge()
 	}
 }
 

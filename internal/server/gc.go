@@ -19,6 +19,11 @@ func (s *Server) collectGarbage(ctx context.Context) {
 // collectOnce deletes the sessions expired before now, batch after batch
 // until one comes back short.
 func (s *Server) collectOnce(ctx context.Context, now time.Time) {
+	if s.identity.on() {
+		if _, err := s.stores.sessions.DeleteExpiredLogouts(ctx, now); err != nil && ctx.Err() == nil {
+			s.log.Warn("back-channel logout garbage collection failed", "err", err)
+		}
+	}
 	for {
 		n, err := s.stores.sessions.DeleteExpired(ctx, now, gcBatch)
 		if err != nil {

@@ -25,6 +25,7 @@ func (s *Server) listenHTTPCheck() (*httpServer, error) {
 		ForwardOrigin: origin(s.cfg.HTTPCheck.Forward),
 		Observe:       s.observe(metrics.FrontendHTTP),
 	}).Mount(mux)
+	s.identity.mount(mux, s.metrics.BackchannelLogouts) // POST /oidc/backchannel-logout, with identity_jwt on
 	return listenHTTP("check_addr", s.cfg.CheckAddr, s.cfg.HTTPServer, mux, s.log)
 }
 

@@ -125,6 +125,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { s.collectGarbage(gctx); return nil })
 	}
 	s.caches.run(gctx, g)
+	g.Go(func() error { s.identity.run(gctx); return nil })
 	g.Go(func() error {
 		defer stopRun()
 		return s.shutdown(ctx, gctx, gs, hs)

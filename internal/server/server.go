@@ -55,6 +55,7 @@ type Server struct {
 	ops       *ops.Server
 	closers   []func()
 	caches    *caches    // cache.go
+	identity  *identity  // identity.go
 	warmth    poolWarmth // warm.go
 	ls        *listeners // run.go; nil until Listen
 	// registrations and registering bound auto_register per replica, shared
@@ -99,7 +100,8 @@ func New(ctx context.Context, cfg config.Config, o Options) (*Server, error) {
 	if st.pool != nil {
 		s.metrics.WatchPool(poolStats(st.pool))
 	}
-	s.caches = newCaches(cfg, st, s.metrics, log)
+	s.identity = newIdentity(policies, st.sessions, log)
+	s.caches = newCaches(cfg, st, s.metrics, log, s.identity)
 	if err := s.decide(policies); err != nil {
 		s.Close()
 		return nil, err
@@ -117,13 +119,14 @@ func (s *Server) decide(policies []authz.Policy) error {
 		if err != nil {
 			return err
 		}
-		s.apps = append(s.apps, authz.App{Policy: p, Profiles: src})
+		s.apps = append(s.apps, authz.App{Policy: p, Profiles: src, Identity: s.identity.verifier(p.App)})
 	}
 	var err error
 	s.engine, err = authz.New(authz.Config{
 		Apps:          s.apps,
 		Sessions:      s.caches.sessions(s.tracer.Sessions(metrics.Sessions{Next: s.stores.sessions, M: s.metrics})),
 		Tokens:        s.caches.tokens(s.tracer.Tokens(metrics.Tokens{Next: s.stores.tokens, M: s.metrics})),
+		Revoker:       s.stores.sessions,
 		LookupTimeout: s.cfg.LookupTimeout,
 	})
 	if err != nil {

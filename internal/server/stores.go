@@ -32,6 +32,7 @@ type sessionStore interface {
 	authz.SessionStore
 	admin.SessionStore
 	DeleteExpired(ctx context.Context, before time.Time, batch int) (int, error)
+	logoutStore // identity.go
 }
 
 // tokenStore adds issuing and revoking access tokens.

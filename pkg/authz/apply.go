@@ -24,6 +24,11 @@ func (t *turn) apply(ctx context.Context, v verdict) verdict {
 			return failed(err)
 		}
 	}
+	if v.revokeProfile != "" {
+		if err := t.revoke(ctx, v.revokeProfile); err != nil {
+			return failed(err)
+		}
+	}
 	if v.bind {
 		if err := t.e.sessions.BindSession(ctx, t.hash, t.p.App, v.bindStale, t.now); err != nil {
 			if errors.Is(err, ErrNotFound) {

@@ -68,6 +68,9 @@ func (t *turn) rekey(prof Profile) verdict {
 		RenewedAt:   t.now,
 		ExpiresAt:   t.now.Add(p.SessionMaxAge),
 		Stale:       t.fingerprints(natives),
+		Issuer:      t.verified.Issuer,
+		Subject:     t.verified.Subject,
+		SID:         t.verified.SID,
 	}
 	if v.next.Email == "" {
 		v.next.Email = t.id.Email

@@ -38,6 +38,9 @@ type turn struct {
 	in  *Input
 	now time.Time
 	id  Identity // the asserted identity, once row 3 passed
+	// verified is the identity token's claims (identity_jwt), once row 3
+	// verified one.
+	verified VerifiedIdentity
 
 	// The presented service cookie.
 	presented bool           // a cookie with the service's name was sent
@@ -67,6 +70,11 @@ func (t *turn) decide(ctx context.Context) Decision {
 func (t *turn) classify(ctx context.Context) verdict {
 	p := t.p
 
+	// "Log out everywhere" (logout_path) before anything else.
+	if isLogoutPath(t.in, p) {
+		return t.logout(ctx)
+	}
+
 	// Row 0: bypass paths skip all session work.
 	if Bypassed(t.in.Path, p.BypassPrefixes) {
 		return allowed(ReasonBypass, "")
@@ -82,11 +90,21 @@ func (t *turn) classify(ctx context.Context) verdict {
 	if err != nil {
 		return identityInvalid(err)
 	}
+	if p.IdentityJWT.On() {
+		var v verdict
+		var ok bool
+		if id, v, ok = t.tokenIdentity(ctx, id); !ok {
+			return v
+		}
+	}
 	t.id = id
 
 	t.readServiceCookie()
 	if err := t.loadSession(ctx); err != nil {
 		return failed(err) // rows 6–7
+	}
+	if t.verified.LoggedOut {
+		return t.signOut(ReasonLoggedOut)
 	}
 
 	// Rows 4–5: no identity.

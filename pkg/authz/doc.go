@@ -23,6 +23,11 @@
 // Engine.Decide walks the rows of the decision table top to bottom; the first that
 // matches wins, and every outcome carries a Reason:
 //
+//   - Before row 0 (logout): the path is the app's LogoutPath. Every session
+//     of the person at the browser (the live binding's profile, else the
+//     asserted identity's) is revoked in every app (Config.Revoker), this
+//     app's native cookies and the service cookie are expired, and the
+//     answer is a 302 to SignOutURL.
 //   - Row 0 (bypass): the path lies under a bypass prefix on whole segments
 //     however an upstream may read it (percent-encoded letters match; an
 //     encoded "/", "\", a dot segment, ";" or a decoded "?"/"#", at any
@@ -37,7 +42,15 @@
 //     upstream.
 //   - Row 3 (identity_malformed): the asserted identity is not an email, too
 //     long, has control characters, or two different values arrived: 400.
-//     A bare user id with no default domain is a 503 misconfigured.
+//     A bare user id with no default domain is a 503 misconfigured. With
+//     IdentityJWT on, the identity is the App's IdentityVerifier's answer
+//     for the token in its header: an unacceptable token is a 401
+//     identity_invalid whose body says why; keys that cannot be fetched
+//     are row 6; a plain identity header naming someone else is a 400; no
+//     token with Require is no identity (rows 4–5). A token whose session
+//     the issuer ended (back-channel logout) is logged_out once the
+//     presented session is read: that session is deleted, the cookies are
+//     expired and a page load goes to SignOutURL.
 //   - Rows 4–5 (session_only, anonymous, identity_missing): no identity. A
 //     live session still counts (its profile must pass row 10) or the policy
 //     denies 401; with no live session the request is anonymous or 401, and a

@@ -17,6 +17,9 @@ const DefaultApp = "default"
 type App struct {
 	Policy   Policy
 	Profiles ProfileSource
+	// Identity verifies the app's identity tokens (Policy.IdentityJWT);
+	// required when that is on.
+	Identity IdentityVerifier
 }
 
 // Config wires an Engine.
@@ -26,6 +29,9 @@ type Config struct {
 	// Tokens resolves extauthz-issued access tokens; nil disables rows 1–2
 	// for credentials in validate mode (they are then invalid).
 	Tokens AccessTokenStore
+	// Revoker revokes every session of a profile (logout_path); nil
+	// revokes only the session the browser presents.
+	Revoker ProfileRevoker
 	// Hops is the loop guard's per-replica memory (see HopLedger); nil
 	// uses a new one.
 	Hops *HopLedger
@@ -39,12 +45,29 @@ type Config struct {
 	LookupTimeout time.Duration
 }
 
+// check returns what an app lacks.
+func (a *App) check() []error {
+	name := a.Policy.App
+	var errs []error
+	if a.Policy.IdentityJWT.On() && a.Identity == nil {
+		errs = append(errs, fmt.Errorf("authz: app %q: identity_jwt needs a verifier", name))
+	}
+	if a.Profiles == nil {
+		errs = append(errs, fmt.Errorf("authz: app %q has no profile source", name))
+	}
+	if a.Policy.Cookie.Name == "" || a.Policy.ProfileHeader == "" || a.Policy.EmailHeader == "" {
+		errs = append(errs, fmt.Errorf("authz: app %q: cookie name, profile header and email header are required", name))
+	}
+	return errs
+}
+
 // Engine decides requests. It is safe for concurrent use.
 type Engine struct {
 	apps          map[string]*App
 	hosts         hostTable
 	sessions      SessionStore
 	tokens        AccessTokenStore
+	revoker       ProfileRevoker
 	hops          *HopLedger
 	now           func() time.Time
 	newToken      func() (cookie.Token, error)
@@ -57,6 +80,7 @@ func New(cfg Config) (*Engine, error) {
 		apps:          make(map[string]*App, len(cfg.Apps)),
 		sessions:      cfg.Sessions,
 		tokens:        cfg.Tokens,
+		revoker:       cfg.Revoker,
 		hops:          cfg.Hops,
 		now:           cfg.Now,
 		newToken:      cfg.NewToken,
@@ -76,12 +100,7 @@ func New(cfg Config) (*Engine, error) {
 		if _, dup := e.apps[name]; dup {
 			errs = append(errs, fmt.Errorf("authz: app %q defined twice", name))
 		}
-		if a.Profiles == nil {
-			errs = append(errs, fmt.Errorf("authz: app %q has no profile source", name))
-		}
-		if a.Policy.Cookie.Name == "" || a.Policy.ProfileHeader == "" || a.Policy.EmailHeader == "" {
-			errs = append(errs, fmt.Errorf("authz: app %q: cookie name, profile header and email header are required", name))
-		}
+		errs = append(errs, a.check()...)
 		e.apps[name] = &a
 	}
 	var hostErrs []error
@@ -130,6 +149,9 @@ func (e *Engine) HeaderNames() map[string]bool {
 			if h != "" {
 				names[h] = true
 			}
+		}
+		if p.IdentityJWT.On() {
+			names[p.IdentityJWT.Header] = true
 		}
 		for _, c := range p.Credentials {
 			names[c.Header] = true

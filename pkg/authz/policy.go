@@ -123,6 +123,17 @@ type Policy struct {
 
 	// RetryAfter is the Retry-After sent with 503s.
 	RetryAfter time.Duration
+
+	// IdentityJWT takes the identity from a verified token (the App's
+	// Identity verifier checks it); zero is off.
+	IdentityJWT TokenPolicy
+	// SignOutURL is the proxy's sign-out (e.g. /oauth2/sign_out), where a
+	// logged-out token and the logout path send the browser, with rd= the
+	// URL to come back to.
+	SignOutURL string
+	// LogoutPath, when set, is the path that logs the person out of every
+	// app (e.g. /.extauthz/logout).
+	LogoutPath string
 }
 
 // CredentialMode says who validates a programmatic credential.
@@ -171,5 +182,6 @@ func DefaultPolicy(name string) Policy {
 		FlushMode:       FlushRedirect,
 		LoopGuardWindow: 10 * time.Second,
 		RetryAfter:      2 * time.Second,
+		IdentityJWT:     TokenPolicy{Header: "authorization", EmailClaim: "email", Leeway: 30 * time.Second},
 	}
 }

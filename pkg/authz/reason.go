@@ -30,12 +30,21 @@ const (
 	// ReasonRegistrationLimited: row 8 refused by the replica's
 	// registration rate (auto_register_rate): 429 with Retry-After.
 	ReasonRegistrationLimited Reason = "registration_limited"
+	// ReasonIdentityInvalid: row 3 with identity_jwt, the token presented
+	// is not acceptable (401, the body says why).
+	ReasonIdentityInvalid Reason = "identity_invalid"
+	// ReasonLoggedOut: the identity token's session was ended by the
+	// issuer (back-channel logout); sent to the proxy's sign-out.
+	ReasonLoggedOut Reason = "logged_out"
+	// ReasonLogout: the app's logout_path; every session of the person
+	// revoked.
+	ReasonLogout Reason = "logout"
 )
 
 // Reasons lists every reason, for metric pre-registration and tests.
 var Reasons = []Reason{
 	ReasonBypass, ReasonAccessToken, ReasonAccessTokenInvalid, ReasonPassThrough,
-	ReasonIdentityMalformed, ReasonSessionOnly, ReasonIdentityMissing, ReasonAnonymous,
+	ReasonIdentityMalformed, ReasonIdentityInvalid, ReasonLoggedOut, ReasonLogout, ReasonSessionOnly, ReasonIdentityMissing, ReasonAnonymous,
 	ReasonLookupUnavailable, ReasonLookupError, ReasonIdentityUnknown,
 	ReasonProfileBlocked, ReasonProfileInactive, ReasonSessionMatch, ReasonSessionRenewed,
 	ReasonRekey, ReasonIdentityChanged, ReasonFlushFailed, ReasonMisconfigured,

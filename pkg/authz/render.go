@@ -5,6 +5,7 @@ package authz
 // a row or writes to a store.
 
 import (
+	"encoding/json"
 	"html"
 	"strconv"
 	"strings"
@@ -50,7 +51,23 @@ func (t *turn) render(v verdict) Decision {
 	case answerFlushHop, answerCookieHop:
 		return t.hop(v)
 	}
+	if v.detail != "" {
+		t.d.Body = errorBody(v.reason, v.detail)
+		t.respond("content-type", "application/json")
+	}
 	return t.deny(v.status, v.reason, v.retryAfter)
+}
+
+// errorBody is a JSON deny body with an error_description.
+func errorBody(reason Reason, detail string) string {
+	b, err := json.Marshal(struct {
+		Error       Reason `json:"error"`
+		Description string `json:"error_description"`
+	}{reason, detail})
+	if err != nil { // strings only: cannot happen
+		return `{"error":"` + string(reason) + `"}`
+	}
+	return string(b)
 }
 
 // flushFailed is the loop guard's page. refused says the browser did not
@@ -82,14 +99,19 @@ func (t *turn) hop(v verdict) Decision {
 		if _, ok := t.d.ResponseHeader("clear-site-data"); !ok {
 			t.respond("clear-site-data", `"cache", "storage"`)
 		}
-	} else {
+	}
+	if v.answer != answerFlushHop || v.location != "" {
 		body = `{"error":"` + string(v.reason) + `"}`
 	}
-	if isNavigation(t.in) {
+	if isNavigation(t.in) || (v.location != "" && v.reason == ReasonLogout) {
 		if v.loop {
 			return t.flushFailed(v.page, v.refused)
 		}
-		t.respond("location", sameURL(t.in.Path))
+		loc := sameURL(t.in.Path)
+		if v.location != "" {
+			loc = v.location
+		}
+		t.respond("location", loc)
 		return t.deny(StatusFound, v.reason, false)
 	}
 	t.d.Body = body

@@ -64,6 +64,12 @@ type Session struct {
 	// apps sharing the browser's cookie scope, visited by the same person
 	// (see BindSession). Callers never modify it.
 	Apps []string
+	// Issuer, Subject and SID are the verified identity token's iss, sub
+	// and sid when the session was made (identity_jwt); "" otherwise.
+	// Back-channel logout revokes sessions by them.
+	Issuer  string
+	Subject string
+	SID     string
 }
 
 // Live reports whether the session is usable at now.

@@ -53,6 +53,14 @@ type verdict struct {
 	renew      bool        // row 11: move the live session's expiry
 	bind       bool        // row 11: this app takes the presented binding of another app (BindSession)
 	bindStale  []cookie.Hash
+	// revokeProfile: every session of this profile goes (logout_path).
+	revokeProfile string
+
+	// location, when set, is where a hop sends a page load instead of the
+	// same URL (the proxy's sign-out); detail is the deny body's
+	// error_description (why a token was refused).
+	location string
+	detail   string
 
 	// Cookie changes, rendered in this order: the service cookie (new,
 	// renewed or expired), then the app's native cookies.

@@ -148,7 +148,7 @@ func retainProfile(p authz.Profile) authz.Profile {
 }
 
 func retainSession(s authz.Session) authz.Session {
-	pack(&s.ProfileID, &s.IdentityKey, &s.Email, &s.App)
+	pack(&s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.Issuer, &s.Subject, &s.SID)
 	s = own(s)
 	for i := range s.Apps {
 		s.Apps[i] = strings.Clone(s.Apps[i])

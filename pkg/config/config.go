@@ -217,6 +217,14 @@ type AppSettings struct {
 	CookiesViaRedirect bool          `yaml:"cookies_via_redirect"`
 	LoopGuardWindow    time.Duration `yaml:"loop_guard_window"`
 	RetryAfter         time.Duration `yaml:"retry_after"`
+	// IdentityJWT takes the identity from a verified token; off without
+	// an issuer.
+	IdentityJWT IdentityJWT `yaml:"identity_jwt"`
+	// SignOutURL is the proxy's sign-out (/oauth2/sign_out), where a
+	// logged-out token and logout_path send the browser.
+	SignOutURL string `yaml:"sign_out_url"`
+	// LogoutPath, when set, logs the person out of every app.
+	LogoutPath string `yaml:"logout_path"`
 }
 
 // Cookie is the service's own session cookie.
@@ -272,6 +280,9 @@ type AppOverrides struct {
 	CookiesViaRedirect *bool                  `yaml:"cookies_via_redirect,omitempty"`
 	LoopGuardWindow    *time.Duration         `yaml:"loop_guard_window,omitempty"`
 	RetryAfter         *time.Duration         `yaml:"retry_after,omitempty"`
+	IdentityJWT        *IdentityJWTOverride   `yaml:"identity_jwt,omitempty"`
+	SignOutURL         *string                `yaml:"sign_out_url,omitempty"`
+	LogoutPath         *string                `yaml:"logout_path,omitempty"`
 }
 
 // CookieOverride overrides single attributes of the inherited Cookie.
@@ -411,5 +422,6 @@ func defaultSettings(p authz.Policy) AppSettings {
 		MaxSetCookies:   p.MaxSetCookies,
 		LoopGuardWindow: p.LoopGuardWindow,
 		RetryAfter:      p.RetryAfter,
+		IdentityJWT:     defaultIdentityJWT(p.IdentityJWT),
 	}
 }

@@ -131,6 +131,15 @@ func settingsBindings(d *AppSettings) []binding {
 		{key: "cookies_via_redirect", usage: "deliver session cookies on redirects (front ends that drop an allowed check's Set-Cookie, e.g. Caddy)", value: &boolValue{&d.CookiesViaRedirect}},
 		{key: "loop_guard_window", usage: "how long repeats of one identity change get the same hop and session cookie", value: &durationValue{&d.LoopGuardWindow}},
 		{key: "retry_after", usage: "Retry-After sent with 503", value: &durationValue{&d.RetryAfter}},
+		{key: "identity_jwt.header", usage: "request `header` with the identity token (authorization: Bearer; any other: the raw token)", value: &stringValue[string]{&d.IdentityJWT.Header}},
+		{key: "identity_jwt.issuer", usage: "expected token issuer `url`; empty turns identity_jwt off", value: &stringValue[string]{&d.IdentityJWT.Issuer}},
+		{key: "identity_jwt.audiences", usage: "comma-separated `audiences` a token must name one of (the proxy's client id)", value: &listValue{&d.IdentityJWT.Audiences}},
+		{key: "identity_jwt.jwks_url", usage: "the issuer's key set `url` (empty: OpenID discovery from the issuer)", value: &stringValue[string]{&d.IdentityJWT.JWKSURL}},
+		{key: "identity_jwt.email_claim", usage: "token `claim` holding the email", value: &stringValue[string]{&d.IdentityJWT.EmailClaim}},
+		{key: "identity_jwt.require", usage: "without a valid token a request has no identity, whatever the identity header says", value: &boolValue{&d.IdentityJWT.Require}},
+		{key: "identity_jwt.leeway", usage: "clock skew allowed on a token's exp, nbf and iat", value: &durationValue{&d.IdentityJWT.Leeway}},
+		{key: "sign_out_url", usage: "the proxy's sign-out `url` (e.g. /oauth2/sign_out) for logged-out tokens and logout_path", value: &stringValue[string]{&d.SignOutURL}},
+		{key: "logout_path", usage: "`path` that logs the person out of every app (e.g. /.extauthz/logout); empty: off", value: &stringValue[string]{&d.LogoutPath}},
 	}
 }
 

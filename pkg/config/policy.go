@@ -71,6 +71,7 @@ func (c Config) Effective(app string) AppSettings {
 func (c Config) settingsFor(app string) (AppSettings, map[string]bool) {
 	s := c.Defaults
 	s.OwnedHeaders = slices.Clone(s.OwnedHeaders)
+	s.IdentityJWT.Audiences = slices.Clone(s.IdentityJWT.Audiences)
 	a, ok := c.Apps[app]
 	if !ok {
 		return s, map[string]bool{}
@@ -115,6 +116,7 @@ func (o AppOverrides) apply(s AppSettings) (AppSettings, map[string]bool) {
 	override(&s.CookiesViaRedirect, o.CookiesViaRedirect, "cookies_via_redirect", set)
 	override(&s.LoopGuardWindow, o.LoopGuardWindow, "loop_guard_window", set)
 	override(&s.RetryAfter, o.RetryAfter, "retry_after", set)
+	o.applyIdentityJWT(&s, set)
 	return s, set
 }
 
@@ -150,6 +152,9 @@ func (c Config) policy(name string) authz.Policy {
 		BypassPrefixes:     slices.Clone(a.Bypass),
 		CookiesViaRedirect: s.CookiesViaRedirect,
 		RetryAfter:         s.RetryAfter,
+		IdentityJWT:        tokenPolicy(s.IdentityJWT),
+		SignOutURL:         s.SignOutURL,
+		LogoutPath:         s.LogoutPath,
 	}
 	owned := make([]string, 0, len(s.OwnedHeaders)+1)
 	for _, h := range append(slices.Clone(s.OwnedHeaders), p.ProfileHeader) {

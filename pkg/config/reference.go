@@ -22,6 +22,7 @@ func WriteReference(w io.Writer) error {
 	scalarSection(&b, "Service (top level only)", "", serviceBindings(&def))
 	scalarSection(&b, "App settings (top level: the default app; `apps.<name>.<key>` overrides per app)", settingsNote, settingsBindings(&def.Defaults))
 	yamlSection(&b)
+	b.WriteString(referenceJWT)
 	b.WriteString(referenceTracing)
 	b.WriteString(referenceRules)
 	_, err := io.WriteString(w, b.String())

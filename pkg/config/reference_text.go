@@ -60,6 +60,22 @@ a child per store trip (README, "Tracing").
 
 `
 
+const referenceJWT = `## Verified identity (identity_jwt) and logout
+
+` + "`identity_jwt`" + ` verifies a signed token (RS256, ES256 or EdDSA; ` + "`none`" + ` and HMAC
+refused) against the issuer's key set (` + "`jwks_url`" + `, or OpenID discovery from the
+issuer): an invalid or expired token is a ` + "`401 identity_invalid`" + ` whose body
+says why; a key set that cannot be fetched with no held key answering is a
+` + "`503`" + ` (row 6, nothing flushed); a plain identity header naming someone else
+than the token is a ` + "`400`" + ` (row 3). Each key of ` + "`identity_jwt`" + ` is inherited on
+its own, like ` + "`cookie.*`" + `. With any app on ` + "`identity_jwt`" + `, the HTTP check listener
+(` + "`check_addr`" + `) also serves ` + "`POST /oidc/backchannel-logout`" + ` for the issuers
+configured; a request still carrying a logged-out session's token is sent
+to ` + "`sign_out_url`" + ` (with ` + "`rd=`" + ` the URL). ` + "`logout_path`" + ` is a path of the app
+that ends all of the person's sessions in every app ("log out everywhere").
+
+`
+
 const referenceRules = `## Rules validation enforces
 
 - Addresses are ` + "`host:port`" + ` and differ (` + "`check_addr`" + ` too, when set).
@@ -78,6 +94,11 @@ const referenceRules = `## Rules validation enforces
 - Native cookies are distinct by (name, domain, path) and are not the service cookie.
 - Bypass prefixes start with ` + "`/`" + `, are already normalised and are not ` + "`/`" + `.
 - Credentials have a header and a valid mode and are distinct.
+- ` + "`identity_jwt.issuer`" + ` and ` + "`jwks_url`" + ` are absolute http(s) URLs (the issuer without
+  query or fragment), audiences are named and non-empty, ` + "`identity_jwt.header`" + `
+  is a valid name other than ` + "`identity_header`" + ` and ` + "`profile_header`" + `, ` + "`leeway`" + ` is
+  within [0, 5m], ` + "`require`" + ` needs an issuer; no credential of an app on
+  ` + "`identity_jwt`" + ` reads its header (for ` + "`authorization`" + `: with the Bearer scheme or none).
 - Hosts are names, IP addresses or ` + "`*.domain`" + ` wildcards without a port, none listed
   twice in an app, and no host of one app overlaps a host of another (the same
   name, a name another app's wildcard covers, or nested wildcards), so at most

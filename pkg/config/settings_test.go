@@ -52,7 +52,10 @@ func mirrors(t *testing.T, settings, override reflect.Type, twins map[reflect.Ty
 
 func TestAppOverridesMirrorAppSettings(t *testing.T) {
 	mirrors(t, reflect.TypeFor[AppSettings](), reflect.TypeFor[AppOverrides](),
-		map[reflect.Type]reflect.Type{reflect.TypeFor[Cookie](): reflect.TypeFor[CookieOverride]()})
+		map[reflect.Type]reflect.Type{
+			reflect.TypeFor[Cookie]():      reflect.TypeFor[CookieOverride](),
+			reflect.TypeFor[IdentityJWT](): reflect.TypeFor[IdentityJWTOverride](),
+		})
 }
 
 // changed returns a value of v's type that differs from v and survives
@@ -119,7 +122,7 @@ func TestEverySettingReachesThePolicy(t *testing.T) {
 	wv := reflect.ValueOf(&want).Elem()
 	for i := range ov.NumField() {
 		name := ov.Type().Field(i).Name
-		if name == "Cookie" {
+		if name == "Cookie" || name == "IdentityJWT" {
 			continue
 		}
 		nv := changed(t, wv.FieldByName(name))
@@ -139,6 +142,8 @@ func TestEverySettingReachesThePolicy(t *testing.T) {
 		cv.Field(i).Set(nv)
 	}
 	o.Cookie = ck
+	o.IdentityJWT = &IdentityJWTOverride{}
+	overrideAll(t, reflect.ValueOf(o.IdentityJWT).Elem(), reflect.ValueOf(&want.IdentityJWT).Elem())
 	got, set := o.apply(Default().Defaults)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("apply:\n got %+v\nwant %+v", got, want)
@@ -147,5 +152,18 @@ func TestEverySettingReachesThePolicy(t *testing.T) {
 		if !set[key] {
 			t.Errorf("apply does not report %s as set by the app", key)
 		}
+	}
+}
+
+// overrideAll sets every pointer field of ov (an override struct) to a
+// changed value of its twin in wv, and sets that in wv too.
+func overrideAll(t *testing.T, ov, wv reflect.Value) {
+	t.Helper()
+	for i := range ov.NumField() {
+		nv := changed(t, wv.Field(i))
+		p := reflect.New(nv.Type())
+		p.Elem().Set(nv)
+		ov.Field(i).Set(p)
+		wv.Field(i).Set(nv)
 	}
 }

@@ -151,6 +151,7 @@ func (c Config) validateSettings(p *problems, app string, key keyFunc) {
 	oneOf(p, key("flush_mode"), string(s.FlushMode), string(authz.FlushRedirect), string(authz.FlushInline))
 	checkServiceCookie(p, s.Cookie, key)
 	checkSessionTimes(p, s, key)
+	checkIdentityJWT(p, s, key)
 }
 
 // checkSettingsHeaders checks the header names of s, and that the profile
@@ -247,6 +248,7 @@ func (c Config) validateApp(p *problems, name string) {
 	checkBypass(p, base, a.Bypass)
 	checkCredentials(p, base, a.Credentials)
 	c.checkHosts(p, name, a.Hosts)
+	checkTokenCredentials(p, base, s.IdentityJWT, a.Credentials)
 	c.validateSource(p, base+".profile_source", a.ProfileSource, s, set, base)
 }
 

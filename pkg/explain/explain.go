@@ -125,7 +125,7 @@ type Config struct {
 func New(cfg Config) (*Explainer, error) {
 	apps := make([]authz.App, len(cfg.Apps))
 	for i, a := range cfg.Apps {
-		apps[i] = authz.App{Policy: a.Policy, Profiles: dryRunProfiles{ProfileSource: a.Profiles}}
+		apps[i] = authz.App{Policy: a.Policy, Profiles: dryRunProfiles{ProfileSource: a.Profiles}, Identity: a.Identity}
 	}
 	if cfg.LookupTimeout <= 0 {
 		cfg.LookupTimeout = 5 * time.Second

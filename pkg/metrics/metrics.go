@@ -47,6 +47,9 @@ type Metrics struct {
 	CacheRefreshes  *prometheus.CounterVec
 	InvalidationLag prometheus.Histogram
 	ListenerUp      prometheus.Gauge
+	// BackchannelLogouts counts logout tokens posted to
+	// /oidc/backchannel-logout, by result (BackchannelResults).
+	BackchannelLogouts *prometheus.CounterVec
 
 	log      *slog.Logger
 	now      func() time.Time
@@ -82,10 +85,15 @@ func New(reg prometheus.Registerer, o Options) *Metrics {
 	}
 	m.newDecisionMetrics()
 	m.newCacheMetrics()
+	m.BackchannelLogouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "extauthz_backchannel_logouts_total",
+		Help: "Logout tokens posted to /oidc/backchannel-logout, by result: ok (recorded), invalid, replay (jti used before), unavailable (keys or store; 503), error.",
+	}, []string{"result"})
 	build := buildInfo(o.Version)
 
 	reg.MustRegister(m.decisions, m.checkDuration, m.storeDuration, m.storeErrors, m.rekeyed,
-		m.flushes, m.CacheHits, m.CacheMisses, m.CacheRefreshes, m.InvalidationLag, m.ListenerUp, build)
+		m.flushes, m.CacheHits, m.CacheMisses, m.CacheRefreshes, m.InvalidationLag, m.ListenerUp,
+		m.BackchannelLogouts, build)
 	if o.Runtime {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
@@ -174,6 +182,9 @@ func (m *Metrics) precreate(o Options) {
 			}
 		}
 	}
+	for _, r := range BackchannelResults {
+		m.BackchannelLogouts.WithLabelValues(r)
+	}
 	stores := o.Stores
 	if stores == nil {
 		stores = []string{StoreProfiles, StoreSessions, StoreTokens}
@@ -184,6 +195,10 @@ func (m *Metrics) precreate(o Options) {
 		}
 	}
 }
+
+// BackchannelResults are the result label values of
+// extauthz_backchannel_logouts_total.
+var BackchannelResults = []string{"ok", "invalid", "replay", "unavailable", "error"}
 
 // outage returns the outage reporter of store.
 func (m *Metrics) outage(store string) *outage.Reporter {

@@ -27,13 +27,23 @@
 //   - DeleteExpired deletes sessions with expires_at <= before, batch rows
 //     per statement (so no statement holds many locks; concurrent replicas
 //     skip each other's rows), until none is left, and returns the total.
+//   - Logout records an OpenID Connect back-channel logout: its (issuer,
+//     jti) once (a second time is ErrReplay and changes nothing), the
+//     logout itself (Logouts lists those kept at a time, for every
+//     replica's ledger), and deletes the sessions made from that issuer's
+//     tokens with its sid (and those of its subject made from a token
+//     without a sid) — or, when it names none, of its subject — in every
+//     app, returning how many. DeleteExpiredLogouts forgets logouts and
+//     jtis whose time is up. Sessions carry the token's iss, sub and sid
+//     (authz.Session.Issuer, Subject, SID; migration 0006).
 //
 // Times come back in UTC at microsecond precision (PostgreSQL's), both
 // stores; profile ids in canonical lower-case UUID form.
 //
 // Every Postgres write that can change a decision publishes, in its own
 // transaction, a pkg/store/notify session event for each session it
-// deleted, replaced, renewed or revoked. Garbage collection publishes
+// deleted, replaced, renewed or revoked, and Logout a logout event beside
+// them. Garbage collection publishes
 // nothing: an expired session is dead everywhere already.
 //
 // Memory is for trials. It is bounded when created with a limit: creating a

@@ -24,9 +24,11 @@ type Memory struct {
 	mu        sync.Mutex
 	byHash    map[cookie.Hash]*entry
 	byProfile map[string]*profileSessions
-	expiry    expiryHeap  // every entry, soonest expires_at first
-	heaviest  profileHeap // every profile, most sessions first
-	clock     uint64      // counts uses (create, get, renew)
+	expiry    expiryHeap              // every entry, soonest expires_at first
+	heaviest  profileHeap             // every profile, most sessions first
+	clock     uint64                  // counts uses (create, get, renew)
+	jtis      map[[2]string]time.Time // back-channel logout (issuer, jti) → kept until
+	logouts   []Logout
 }
 
 var _ authz.SessionStore = (*Memory)(nil)

@@ -37,7 +37,7 @@ func (p *Postgres) WithLimitPerProfile(n int) *Postgres {
 	return p
 }
 
-const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps`
+const columns = `token_hash, profile_id::text, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps, iss, sub, sid`
 
 func scanSession(row pgx.Row) (authz.Session, error) {
 	var (
@@ -45,7 +45,7 @@ func scanSession(row pgx.Row) (authz.Session, error) {
 		hash  []byte
 		stale [][]byte
 	)
-	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt, &stale, &s.Apps)
+	err := row.Scan(&hash, &s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.CreatedAt, &s.RenewedAt, &s.ExpiresAt, &stale, &s.Apps, &s.Issuer, &s.Subject, &s.SID)
 	if err != nil {
 		return authz.Session{}, err
 	}
@@ -113,10 +113,11 @@ func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 // to publish.
 func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([]notify.Event, error) {
 	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
-		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale), appsOrEmpty(next.Apps)}
+		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale), appsOrEmpty(next.Apps),
+		next.Issuer, next.Subject, next.SID}
 	const insert = `INSERT INTO extauthz_sessions
-			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`
+			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps, iss, sub, sid)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 	if p.perProfile <= 0 {
 		_, err := tx.Exec(ctx, insert, args...)
 		return nil, err
@@ -125,7 +126,7 @@ func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([
 		DELETE FROM extauthz_sessions WHERE token_hash IN (
 			SELECT token_hash FROM extauthz_sessions
 			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
-			ORDER BY renewed_at DESC, created_at DESC, token_hash OFFSET $11
+			ORDER BY renewed_at DESC, created_at DESC, token_hash OFFSET $14
 			FOR UPDATE SKIP LOCKED)
 		RETURNING token_hash`, append(args, p.perProfile-1)...)
 	if err != nil {

@@ -104,6 +104,8 @@ var rows = map[authz.Reason]int{
 	authz.ReasonPassThrough:         1,
 	authz.ReasonAccessTokenInvalid:  2,
 	authz.ReasonIdentityMalformed:   3,
+	authz.ReasonIdentityInvalid:     3,
+	authz.ReasonLoggedOut:           3,
 	authz.ReasonSessionOnly:         4,
 	authz.ReasonAnonymous:           5,
 	authz.ReasonLookupUnavailable:   6,
@@ -120,8 +122,9 @@ var rows = map[authz.Reason]int{
 
 // Row is the decision-table row that reason r answers. It reports false
 // for the reasons that are not one row: identity_missing (row 4 or 5),
-// flush_failed (the loop guard, on any row that flushes), misconfigured
-// and request_invalid (no row applied).
+// flush_failed (the loop guard, on any row that flushes), logout (the
+// logout_path, before row 0), misconfigured and request_invalid (no row
+// applied).
 func Row(r authz.Reason) (int, bool) {
 	row, ok := rows[r]
 	return row, ok

@@ -270,7 +270,7 @@ func TestNilTracerWrapsNothing(t *testing.T) {
 // do not: a new reason must be placed.
 func TestRowCoversEveryReason(t *testing.T) {
 	noRow := map[authz.Reason]bool{authz.ReasonIdentityMissing: true, authz.ReasonFlushFailed: true,
-		authz.ReasonMisconfigured: true, authz.ReasonRequestInvalid: true}
+		authz.ReasonMisconfigured: true, authz.ReasonRequestInvalid: true, authz.ReasonLogout: true}
 	for _, r := range authz.Reasons {
 		row, ok := tracing.Row(r)
 		if ok == noRow[r] || row < 0 || row > 12 {

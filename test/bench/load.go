@@ -57,6 +57,18 @@ func request(email, cookie string) *authv3.CheckRequest {
 	return r.Envoy()
 }
 
+// jwtApp is the bench's app on identity_jwt.
+const jwtApp = "jwt"
+
+// jwtRequest is request for app jwtApp: the proxy's id_token as
+// "Authorization: Bearer" beside the identity headers.
+func jwtRequest(email, idToken, cookie string) *authv3.CheckRequest {
+	req := request(email, cookie)
+	req.GetAttributes().GetRequest().GetHttp().GetHeaders()["authorization"] = "Bearer " + idToken
+	req.Attributes.ContextExtensions = map[string]string{"app": jwtApp}
+	return req
+}
+
 // result is one measured run.
 type result struct {
 	name     string

@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"google.golang.org/grpc"
 
+	"github.com/extauthz/extauthz/internal/oidctest"
 	"github.com/extauthz/extauthz/internal/pgtest"
 	"github.com/extauthz/extauthz/test/harness"
 )
@@ -75,13 +76,18 @@ func TestBench(t *testing.T) {
 	}
 	seed(tiers[0])
 	seedSessions(t, pool, "switch-", 0, switchSessions)
+	seedAppSessions(t, pool, jwtApp, "jwt-", 0, users)
 	exec1(t, pool, `VACUUM ANALYZE`)
 
 	// BENCH_SERVER_ENV adds environment to extauthz (GODEBUG=gctrace=1,
 	// GOGC=...); BENCH_SERVER_LOGS=1 prints its log (gctrace included) at
 	// the end.
+	// App jwtApp verifies an ID token of an issuer on loopback on every
+	// request (identity_jwt); the other apps trust the identity headers.
+	idp := oidctest.New(t)
 	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn", "--pprof"},
-		Env: strings.Fields(os.Getenv("BENCH_SERVER_ENV"))})
+		Config: fmt.Sprintf("apps:\n  %s:\n    identity_jwt: {issuer: %q, audiences: [bench], require: true}\n", jwtApp, idp.URL),
+		Env:    strings.Fields(os.Getenv("BENCH_SERVER_ENV"))})
 	defer func() {
 		if os.Getenv("BENCH_SERVER_LOGS") != "" {
 			fmt.Println(svc.Logs())
@@ -170,6 +176,22 @@ func TestBench(t *testing.T) {
 	}
 	rows := []row{measure("steady state (cache hit)", with(ext, steadyNext))}
 
+	// The steady state again with identity_jwt: each user presents its
+	// ID token (verified once, then remembered by hash until it expires).
+	jwtSteady := make([][]byte, users)
+	for k := range users {
+		tok := idp.IDToken(t, "bench", userEmail(k), "sub-"+strconv.Itoa(k), "")
+		jwtSteady[k] = wire(jwtRequest(userEmail(k), tok, "extauthz_session="+token("jwt-"+strconv.Itoa(k))))
+	}
+	jwtNext := func(i uint64) []byte { return jwtSteady[i%users] }
+	// The floor on the same (larger) requests, right before.
+	warmUp(floor, warmFor)
+	jwtFloor := with(floor, jwtNext).run(ctx, "floor")
+	if *settleFor > 0 {
+		settle(t, ctx, svc, with(ext, jwtNext), *settleFor)
+	}
+	jwtRow := measure("steady state, identity_jwt (cache hit)", with(ext, jwtNext))
+
 	// Paced at half of the steady-state peak, both servers at one rate; at
 	// half the floor's peak if that is lower, so that neither server is
 	// measured in overload. Each server is warmed right before: after the
@@ -227,6 +249,18 @@ func TestBench(t *testing.T) {
 	}
 	if st.r.mainReason() != "session_match 100%" {
 		t.Errorf("steady state answered %v, want session_match only", st.r.reasons)
+	}
+	report("## identity_jwt: the steady state with an ID token verified per request (remembered by hash)\n\n")
+	report("| scenario | req/s | p50 | p99 | server CPU/req | allocs/req (server) | store trips/req | ratio to floor (same requests) | ratio to the plain steady state | reason |\n")
+	report("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	report("| floor: do-nothing ext_authz, same requests | %.0f | %s | %s | - | - | - | 1.00 | - | - |\n", jwtFloor.rps(), us(jwtFloor.pct(.5)), us(jwtFloor.pct(.99)))
+	report("| %s | %.0f | %s | %s | %s | %.0f | %.3f | %.2f | %.2f | %s |\n\n", jwtRow.r.name, jwtRow.r.rps(), us(jwtRow.r.pct(.5)), us(jwtRow.r.pct(.99)),
+		us1(jwtRow.cpu), jwtRow.allocs, jwtRow.trips, jwtRow.r.rps()/jwtFloor.rps(), jwtRow.r.rps()/st.r.rps(), jwtRow.r.mainReason())
+	if jwtRow.trips != 0 {
+		t.Errorf("identity_jwt steady state reached the store: %.4f trips per request", jwtRow.trips)
+	}
+	if jwtRow.r.mainReason() != "session_match 100%" {
+		t.Errorf("identity_jwt steady state answered %v, want session_match only", jwtRow.r.reasons)
 	}
 
 	// Paced again, now that the scenarios above filled the caches.
@@ -325,13 +359,19 @@ func exec1(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
 // in SQL exactly as token() does.
 func seedSessions(t *testing.T, pool *pgxpool.Pool, prefix string, from, to int) {
 	t.Helper()
+	seedAppSessions(t, pool, "default", prefix, from, to)
+}
+
+// seedAppSessions is seedSessions for app.
+func seedAppSessions(t *testing.T, pool *pgxpool.Pool, app, prefix string, from, to int) {
+	t.Helper()
 	tok := fmt.Sprintf(tokenSQL, "$1 || g")
 	exec1(t, pool, `WITH p AS (
 			SELECT id, email, (regexp_match(email, '^user(\d+)@'))[1]::int AS k FROM extauthz_profiles WHERE email LIKE 'user%@bench.example')
 		INSERT INTO extauthz_sessions (token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at)
-		SELECT sha256(convert_to(`+tok+`, 'UTF8')), p.id, 'email:' || p.email, p.email, 'default', now(), now(), now() + interval '1 day'
+		SELECT sha256(convert_to(`+tok+`, 'UTF8')), p.id, 'email:' || p.email, p.email, $4, now(), now(), now() + interval '1 day'
 		FROM generate_series($2::int, $3::int - 1) g JOIN p ON p.k = g % `+strconv.Itoa(users),
-		prefix, from, to)
+		prefix, from, to, app)
 }
 
 // startFloor builds and runs the do-nothing server; it returns its gRPC and

@@ -48,6 +48,9 @@ type proxyParams struct {
 	App          string
 	AppName      string
 	WithExtauthz bool
+	// IdentityJWT passes oauth2-proxy's id_token to extauthz (identity_jwt)
+	// and routes the back-channel logout endpoint to it.
+	IdentityJWT bool
 }
 
 // baseConfig is the extauthz configuration shared by every front end:
@@ -170,7 +173,7 @@ func startNginx(t *testing.T, s *stack, p proxyParams) *proc {
 	}
 	conf := render(t, "nginx/nginx.conf.tmpl", dir, "nginx.conf", nginxParams{
 		Listen: p.Listen, Inner: freeAddr(t), OAuth2Proxy: p.OAuth2Proxy, Extauthz: p.Extauthz,
-		App: p.App, AppName: p.AppName, WithExtauthz: p.WithExtauthz,
+		App: p.App, AppName: p.AppName, WithExtauthz: p.WithExtauthz, IdentityJWT: p.IdentityJWT,
 	})
 	errorLog := filepath.Join(dir, "error.log")
 	if out, err := command(time.Minute, dir, nginx, "-t", "-p", dir, "-e", errorLog, "-c", conf); err != nil {
@@ -190,7 +193,7 @@ func startNginx(t *testing.T, s *stack, p proxyParams) *proc {
 // nginxParams fills deploy/nginx/nginx.conf.tmpl.
 type nginxParams struct {
 	Listen, Inner, OAuth2Proxy, Extauthz, App, AppName string
-	WithExtauthz                                       bool
+	WithExtauthz, IdentityJWT                          bool
 }
 
 // startTraefik runs deploy/traefik/traefik.yaml.tmpl (static) and

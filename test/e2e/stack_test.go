@@ -290,16 +290,34 @@ type stack struct {
 	O2P   *proc
 	o2p   string // oauth2-proxy's address
 	dir   string
+	opts  stackOptions
+}
+
+// stackOptions change a stack from the default one.
+type stackOptions struct {
+	// config, when set, is extauthz's configuration, made once the mock
+	// IdP's issuer and client id are known (else the front end's).
+	config func(issuer, clientID string) string
+	// identityJWT runs oauth2-proxy with --set-authorization-header and
+	// renders the front end's identity_jwt wiring (the id_token to
+	// extauthz, the back-channel logout endpoint).
+	identityJWT bool
 }
 
 // newStack starts everything behind front end fe; withExtauthz false
 // removes extauthz from the chain (the control run).
 func newStack(t *testing.T, fe *frontend, withExtauthz bool) *stack {
 	t.Helper()
+	return newStackWith(t, fe, withExtauthz, stackOptions{})
+}
+
+// newStackWith is newStack changed by o.
+func newStackWith(t *testing.T, fe *frontend, withExtauthz bool, o stackOptions) *stack {
+	t.Helper()
 	if _, err := command(10*time.Minute, repoRoot(), "scripts/tool.sh", "oauth2-proxy", "--version"); err != nil {
 		t.Fatalf("e2e: installing oauth2-proxy with scripts/tool.sh failed: %v", err)
 	}
-	s := &stack{FE: fe, dir: shortTempDir(t)}
+	s := &stack{FE: fe, dir: shortTempDir(t), opts: o}
 
 	idp, err := mockoidc.Run()
 	if err != nil {
@@ -312,39 +330,50 @@ func newStack(t *testing.T, fe *frontend, withExtauthz bool) *stack {
 	edgeAddr, o2pAddr := freeAddr(t), freeAddr(t)
 	s.Edge, s.o2p = "http://"+edgeAddr, o2pAddr
 
+	cfg := idp.Config()
 	extauthzAddr := "127.0.0.1:1" // never used without extauthz
 	if withExtauthz {
 		s.PG = pgtest.NewCluster(t)
 		s.DBURL = s.PG.NewDatabase(t)
-		s.Authz = harness.Start(t, harness.Options{Config: fe.config, DatabaseURL: s.DBURL})
+		conf := fe.config
+		if o.config != nil {
+			conf = o.config(cfg.Issuer, cfg.ClientID)
+		}
+		s.Authz = harness.Start(t, harness.Options{Config: conf, DatabaseURL: s.DBURL})
 		extauthzAddr = s.Authz.CheckAddr
 	}
 
 	cookieSecret := make([]byte, 16)
 	_, _ = rand.Read(cookieSecret)
-	cfg := idp.Config()
-	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(), nil,
+	var extra []string
+	if o.identityJWT {
+		// The id_token rides on /oauth2/auth's answer as
+		// "Authorization: Bearer <id_token>" (auth_request mode).
+		extra = append(extra, "--set-authorization-header=true")
+	}
+	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(), nil, append([]string{
 		"scripts/tool.sh", "oauth2-proxy",
-		"--http-address="+o2pAddr,
+		"--http-address=" + o2pAddr,
 		"--provider=oidc",
 		"--provider-display-name=Mock IdP",
-		"--oidc-issuer-url="+cfg.Issuer,
-		"--client-id="+cfg.ClientID,
-		"--client-secret="+cfg.ClientSecret,
-		"--redirect-url="+s.Edge+"/oauth2/callback",
-		"--cookie-secret="+hex.EncodeToString(cookieSecret), // 32 characters
+		"--oidc-issuer-url=" + cfg.Issuer,
+		"--client-id=" + cfg.ClientID,
+		"--client-secret=" + cfg.ClientSecret,
+		"--redirect-url=" + s.Edge + "/oauth2/callback",
+		"--cookie-secret=" + hex.EncodeToString(cookieSecret), // 32 characters
 		"--cookie-secure=false",
 		"--email-domain=*",
 		"--upstream=static://200",
 		"--reverse-proxy=true",
 		"--set-xauthrequest=true",
 		"--skip-provider-button=false",
-	)
+	}, extra...)...)
 	waitHTTP(t, s.O2P, "http://"+o2pAddr+"/ping", 200)
 
 	s.Proxy = fe.start(t, s, proxyParams{
 		Listen: edgeAddr, OAuth2Proxy: o2pAddr, Extauthz: extauthzAddr,
 		App: strings.TrimPrefix(s.App.srv.URL, "http://"), AppName: appName, WithExtauthz: withExtauthz,
+		IdentityJWT: o.identityJWT,
 	})
 	// Without a session the public address answers oauth2-proxy's sign-in
 	// page (or a redirect to it): the proxy, oauth2-proxy and their wiring
@@ -363,6 +392,7 @@ func (s *stack) edgeFor(t *testing.T, name string) string {
 	p := s.FE.start(t, s, proxyParams{
 		Listen: addr, OAuth2Proxy: s.o2p, Extauthz: s.Authz.CheckAddr,
 		App: strings.TrimPrefix(s.App.srv.URL, "http://"), AppName: name, WithExtauthz: true,
+		IdentityJWT: s.opts.identityJWT,
 	})
 	waitHTTP(t, p, "http://"+addr+"/", s.FE.unauthStatus)
 	return "http://" + addr

@@ -108,7 +108,7 @@ type Sessions struct {
 	Err      error
 	WriteErr error
 	// Calls records the operations asked, in order: get, replace, delete,
-	// renew, bind.
+	// renew, bind, revoke.
 	Calls []string
 }
 
@@ -169,6 +169,23 @@ func (f *Sessions) DeleteSession(_ context.Context, h cookie.Hash) error {
 	}
 	delete(f.Rows, h)
 	return nil
+}
+
+// RevokeByProfile implements authz.ProfileRevoker.
+func (f *Sessions) RevokeByProfile(_ context.Context, profileID string) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("revoke", true); err != nil {
+		return 0, err
+	}
+	n := 0
+	for h, s := range f.Rows {
+		if s.ProfileID == profileID {
+			delete(f.Rows, h)
+			n++
+		}
+	}
+	return n, nil
 }
 
 // RenewSession implements authz.SessionStore.

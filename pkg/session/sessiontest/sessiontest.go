@@ -23,6 +23,9 @@ type Store interface {
 	ListByProfile(ctx context.Context, profileID string) ([]authz.Session, error)
 	RevokeByProfile(ctx context.Context, profileID string) (int, error)
 	DeleteExpired(ctx context.Context, before time.Time, batch int) (int, error)
+	Logout(ctx context.Context, lo session.Logout) (int, error)
+	Logouts(ctx context.Context, now time.Time) ([]session.Logout, error)
+	DeleteExpiredLogouts(ctx context.Context, before time.Time) (int, error)
 }
 
 // Harness is one empty store and a way to make profiles its sessions may
@@ -60,6 +63,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"CapPerProfileAndApp", testCapPerProfile},
 		{"ConcurrentAtTheCap", testConcurrentAtTheCap},
 		{"CapSparesASessionInUse", testCapSparesASessionInUse},
+		{"BackchannelLogout", testBackchannelLogout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -589,4 +593,79 @@ func testCancelledContext(t *testing.T, h Harness) {
 	}
 	// A transient failure changed nothing.
 	wantSession(t, h.Store, a)
+}
+
+// testBackchannelLogout: a logout revokes the sessions of its sid in every
+// app (or of its subject, without a sid), and of that issuer only; its
+// jti is used once; the logout is kept until its time is up.
+func testBackchannelLogout(t *testing.T, h Harness) {
+	c := ctx(t)
+	pid := h.NewProfile(t)
+	mk := func(label, iss, sub, sid string) authz.Session {
+		s := newSession(label, pid, base, time.Hour)
+		s.Issuer, s.Subject, s.SID = iss, sub, sid
+		put(t, h.Store, s)
+		return s
+	}
+	a1 := mk("a1", "https://idp", "alice", "sid-1")
+	a1b := mk("a1b", "https://idp", "alice", "sid-1") // the same IdP session, another app
+	a2 := mk("a2", "https://idp", "alice", "sid-2")
+	other := mk("o", "https://other", "alice", "sid-1")
+	plain := mk("p", "", "", "")
+	sidless := mk("n", "https://idp", "alice", "") // alice's, from a token without a sid
+	bobs := mk("b", "https://idp", "bob", "")
+	lo := session.Logout{Issuer: "https://idp", Subject: "alice", SID: "sid-1", JTI: "j1",
+		At: base, JTIUntil: base.Add(5 * time.Minute), Until: base.Add(24 * time.Hour)}
+	n, err := h.Store.Logout(c, lo)
+	if err != nil || n != 3 {
+		t.Fatalf("Logout = %d, %v; want 3", n, err)
+	}
+	wantGone(t, h.Store, a1.Hash, "sid-1")
+	wantGone(t, h.Store, a1b.Hash, "sid-1, other app")
+	wantGone(t, h.Store, sidless.Hash, "alice's session without a sid")
+	wantSession(t, h.Store, bobs)
+	wantSession(t, h.Store, a2)
+	wantSession(t, h.Store, other)
+	wantSession(t, h.Store, plain)
+	// A replay changes nothing, whatever it names.
+	replay := lo
+	replay.SID = "sid-2"
+	if _, err := h.Store.Logout(c, replay); !errors.Is(err, session.ErrReplay) {
+		t.Fatalf("replayed jti: %v, want ErrReplay", err)
+	}
+	wantSession(t, h.Store, a2)
+	// A subject-only logout takes the subject's sessions of that issuer.
+	n, err = h.Store.Logout(c, session.Logout{Issuer: "https://idp", Subject: "alice", JTI: "j2",
+		At: base, JTIUntil: base.Add(5 * time.Minute), Until: base.Add(time.Hour)})
+	if err != nil || n != 1 {
+		t.Fatalf("subject logout = %d, %v; want 1", n, err)
+	}
+	wantGone(t, h.Store, a2.Hash, "subject logout")
+	wantSession(t, h.Store, other)
+	checkLogoutsKept(t, h, lo)
+}
+
+// checkLogoutsKept: the logouts are listed until their time is up, then
+// forgotten with their jtis; a logout naming neither subject nor sid is
+// refused.
+func checkLogoutsKept(t *testing.T, h Harness, lo session.Logout) {
+	t.Helper()
+	c := ctx(t)
+	los, err := h.Store.Logouts(c, base.Add(2*time.Hour))
+	if err != nil || len(los) != 1 || los[0].SID != "sid-1" || !los[0].At.Equal(base.Truncate(time.Microsecond)) {
+		t.Fatalf("Logouts = %+v, %v; want the sid-1 logout only", los, err)
+	}
+	if _, err := h.Store.DeleteExpiredLogouts(c, base.Add(25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if los, _ := h.Store.Logouts(c, base); len(los) != 0 {
+		t.Fatalf("after DeleteExpiredLogouts: %+v", los)
+	}
+	// The jti is forgotten with it: the token could not be accepted anyway.
+	if _, err := h.Store.Logout(c, lo); err != nil {
+		t.Fatalf("jti after its time: %v", err)
+	}
+	if _, err := h.Store.Logout(c, session.Logout{Issuer: "https://idp", JTI: "j3"}); !errors.Is(err, session.ErrInvalid) {
+		t.Fatalf("no subject or sid: %v", err)
+	}
 }

@@ -12,6 +12,9 @@
 //	{"kind":"session","hash":"<hex sha-256>"}            deleted, replaced, renewed,
 //	                                                     revoked
 //	{"kind":"token","hash":"<hex sha-256>"}              revoked
+//	{"kind":"logout","iss":"…","sub":"…","sid":"…",       an OpenID Connect back-channel
+//	 "logged_out_at":<µs>,"until":<µs>}                  logout (sub and/or sid), added
+//	                                                     to every replica's ledger
 //
 // Publish adds "at" (Unix microseconds, the publisher's clock) to every
 // payload; ParseStamped returns it so a listener can measure the

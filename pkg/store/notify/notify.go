@@ -24,6 +24,10 @@ const (
 	KindProfile Kind = "profile"
 	KindSession Kind = "session"
 	KindToken   Kind = "token"
+	// KindLogout: the issuer logged a session (sid) or a subject out
+	// (OpenID Connect Back-Channel Logout); every replica adds it to its
+	// ledger of logouts.
+	KindLogout Kind = "logout"
 )
 
 // Event is one invalidation: the cached answer for this key is stale.
@@ -32,6 +36,19 @@ type Event struct {
 	ID    string `json:"id,omitempty"`    // profile id (profile events)
 	Email string `json:"email,omitempty"` // profile email (profile events)
 	Hash  string `json:"hash,omitempty"`  // hex SHA-256 of the token (session, token events)
+	// Logout events: the issuer, subject and/or sid logged out, when
+	// (the logout token's iat) and until when the logout is kept, in Unix
+	// microseconds.
+	Issuer  string `json:"iss,omitempty"`
+	Subject string `json:"sub,omitempty"`
+	SID     string `json:"sid,omitempty"`
+	At      int64  `json:"logged_out_at,omitempty"`
+	Until   int64  `json:"until,omitempty"`
+}
+
+// Logout returns the event for a back-channel logout.
+func Logout(iss, sub, sid string, at, until time.Time) Event {
+	return Event{Kind: KindLogout, Issuer: iss, Subject: sub, SID: sid, At: at.UnixMicro(), Until: until.UnixMicro()}
 }
 
 // Profile returns the event for a change to the profile id with email.
@@ -83,6 +100,10 @@ func validate(e Event) (Event, error) {
 	case KindProfile:
 		if e.ID == "" && e.Email == "" {
 			return Event{}, fmt.Errorf("%w: profile event without id or email", ErrBadPayload)
+		}
+	case KindLogout:
+		if e.Issuer == "" || (e.Subject == "" && e.SID == "") || e.Until <= 0 {
+			return Event{}, fmt.Errorf("%w: logout event without issuer, subject or sid, or until", ErrBadPayload)
 		}
 	case KindSession, KindToken:
 		if _, err := e.TokenHash(); err != nil {

@@ -23,6 +23,8 @@ func TestPayloadRoundTrip(t *testing.T) {
 		notify.Profile("0b0c7a4e-0000-4000-8000-000000000001", "a@example.com"),
 		notify.Session(h),
 		notify.Token(h),
+		notify.Logout("https://idp", "sub-a", "sid-1", time.UnixMicro(1), time.UnixMicro(2)),
+		notify.Logout("https://idp", "sub-a", "", time.UnixMicro(1), time.UnixMicro(2)),
 	} {
 		got, err := notify.Parse(e.Payload())
 		if err != nil || got != e {
@@ -42,6 +44,7 @@ func TestParseRejects(t *testing.T) {
 	for _, p := range []string{
 		``, `{`, `[]`, `{"kind":"nope","id":"x"}`, `{"kind":"profile"}`,
 		`{"kind":"session"}`, `{"kind":"session","hash":"abc"}`, `{"kind":"token","hash":"zz"}`,
+		`{"kind":"logout","sub":"a","until":2}`, `{"kind":"logout","iss":"i","until":2}`, `{"kind":"logout","iss":"i","sid":"s"}`,
 	} {
 		if _, err := notify.Parse(p); !errors.Is(err, notify.ErrBadPayload) {
 			t.Errorf("Parse(%q) = %v, want ErrBadPayload", p, err)
