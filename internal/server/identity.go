@@ -30,18 +30,22 @@ type logoutStore interface {
 // (sharing key sets per issuer), the replica's ledger of back-channel
 // logouts and what feeds it, and the back-channel endpoint's verifiers.
 type identity struct {
-	ledger   *oidc.Ledger
-	byApp    map[string]authz.IdentityVerifier
-	logout   []*oidc.Verifier // one per issuer, accepting every app's audiences
-	keySets  []*oidc.KeySet
-	store    logoutStore
-	log      *slog.Logger
-	reloadMu sync.Mutex
+	ledger *oidc.Ledger
+	byApp  map[string]authz.IdentityVerifier
+	logout []*oidc.Verifier // one per issuer, accepting every app's audiences
+	// appLogout verifies the logout tokens posted under one app's path
+	// (/oidc/backchannel-logout/<app>): that app's issuer and audiences only.
+	appLogout map[string]*oidc.Verifier
+	keySets   []*oidc.KeySet
+	store     logoutStore
+	log       *slog.Logger
+	reloadMu  sync.Mutex
 }
 
 // newIdentity builds the verifiers of policies' identity_jwt settings.
 func newIdentity(policies []authz.Policy, store logoutStore, log *slog.Logger) *identity {
-	id := &identity{ledger: oidc.NewLedger(nil), byApp: map[string]authz.IdentityVerifier{}, store: store, log: log}
+	id := &identity{ledger: oidc.NewLedger(nil), byApp: map[string]authz.IdentityVerifier{},
+		appLogout: map[string]*oidc.Verifier{}, store: store, log: log}
 	keySets := map[string]*oidc.KeySet{}
 	verifiers := map[string]*oidc.Verifier{}
 	type issuer struct {
@@ -71,6 +75,8 @@ func newIdentity(policies []authz.Policy, store logoutStore, log *slog.Logger) *
 			verifiers[vKey] = v
 		}
 		id.byApp[p.App] = oidc.Identity{Verifier: v, Ledger: id.ledger}
+		id.appLogout[p.App] = oidc.NewVerifier(oidc.VerifierConfig{Keys: ks, Issuer: tp.Issuer,
+			Audiences: tp.Audiences, Leeway: tp.Leeway, CacheSize: -1})
 		is := issuers[tp.Issuer]
 		if is == nil {
 			is = &issuer{keys: ks}
@@ -97,16 +103,25 @@ func (id *identity) on() bool { return id != nil && len(id.logout) > 0 }
 func (id *identity) verifier(app string) authz.IdentityVerifier { return id.byApp[app] }
 
 // mount serves POST /oidc/backchannel-logout on mux when any app uses
-// identity_jwt, counting results in counter.
+// identity_jwt, and /oidc/backchannel-logout/<app> for each such app (an
+// IdP that registers one client per app may be given the app's own URL:
+// only that app's issuer and audiences are accepted there). Results are
+// counted in counter.
 func (id *identity) mount(mux *http.ServeMux, counter *prometheus.CounterVec) {
 	if !id.on() {
 		return
 	}
-	mux.Handle(oidc.BackchannelPath, oidc.NewBackchannel(oidc.BackchannelConfig{
-		Verifiers: id.logout, Recorder: recorder{id.store}, Ledger: id.ledger,
-		Log:     id.log.With("component", "backchannel_logout"),
-		Observe: func(result string) { counter.WithLabelValues(result).Inc() },
-	}))
+	backchannel := func(vs ...*oidc.Verifier) http.Handler {
+		return oidc.NewBackchannel(oidc.BackchannelConfig{
+			Verifiers: vs, Recorder: recorder{id.store}, Ledger: id.ledger,
+			Log:     id.log.With("component", "backchannel_logout"),
+			Observe: func(result string) { counter.WithLabelValues(result).Inc() },
+		})
+	}
+	mux.Handle(oidc.BackchannelPath, backchannel(id.logout...))
+	for app, v := range id.appLogout {
+		mux.Handle(oidc.BackchannelPath+"/"+app, backchannel(v))
+	}
 }
 
 // recorder records logouts in the session store.

@@ -237,3 +237,24 @@ func TestLoggedOutAndLogoutPath(t *testing.T) {
 		t.Fatalf("logged-out token: %d %q %v", c.code, c.h.Get("Location"), c.h.Values("Set-Cookie"))
 	}
 }
+
+// Under an app's path (/oidc/backchannel-logout/<app>) only that app's
+// issuer and audiences are accepted; an app without identity_jwt has no
+// such path.
+func TestBackchannelUnderAppPath(t *testing.T) {
+	idp := oidctest.New(t)
+	_, base := jwtServer(t, idp)
+	post := func(path, tok string) (int, string) {
+		return postForm(t, base+path, "application/x-www-form-urlencoded", url.Values{"logout_token": {tok}}.Encode())
+	}
+	// App "down" trusts another issuer: idp's token is not for it.
+	if code, body := post(oidc.BackchannelPath+"/down", idp.Sign(t, idp.LogoutClaims("proxy", "sub-alice", "sid-9"))); code != 400 || !strings.Contains(body, "not configured") {
+		t.Errorf("another app's issuer: %d %s, want 400 not configured", code, body)
+	}
+	if code, body := post(oidc.BackchannelPath+"/wiki", idp.Sign(t, idp.LogoutClaims("proxy", "sub-alice", "sid-1"))); code != 200 {
+		t.Errorf("wiki's own path: %d %s, want 200", code, body)
+	}
+	if code, _ := post(oidc.BackchannelPath+"/nope", idp.Sign(t, idp.LogoutClaims("proxy", "sub-alice", "sid-2"))); code != 404 {
+		t.Errorf("an unknown app: %d, want 404", code)
+	}
+}

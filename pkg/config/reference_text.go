@@ -70,7 +70,7 @@ says why; a key set that cannot be fetched with no held key answering is a
 than the token is a ` + "`400`" + ` (row 3). Each key of ` + "`identity_jwt`" + ` is inherited on
 its own, like ` + "`cookie.*`" + `. With any app on ` + "`identity_jwt`" + `, the HTTP check listener
 (` + "`check_addr`" + `) also serves ` + "`POST /oidc/backchannel-logout`" + ` for the issuers
-configured; a request still carrying a logged-out session's token is sent
+configured (and ` + "`/oidc/backchannel-logout/<app>`" + ` for one app's issuer and audiences); a request still carrying a logged-out session's token is sent
 to ` + "`sign_out_url`" + ` (with ` + "`rd=`" + ` the URL). ` + "`logout_path`" + ` is a path of the app
 that ends all of the person's sessions in every app ("log out everywhere").
 
