@@ -8,21 +8,17 @@ package envoygateway_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/extauthz/extauthz/pkg/authz"
-	"github.com/extauthz/extauthz/pkg/authz/authztest"
-	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/deploy/internal/valuestest"
 )
 
 func TestRouteHostsSelectTheNamedApp(t *testing.T) {
-	eng := engineOf(t, "extauthz-values.yaml")
+	eng := valuestest.EngineOf(t, "extauthz-values.yaml")
 	routes, named := readRoutes(t, "routes.yaml")
 	if len(named) == 0 {
 		t.Fatal("routes.yaml: no SecurityPolicy names an app")
@@ -40,45 +36,6 @@ func TestRouteHostsSelectTheNamedApp(t *testing.T) {
 			}
 		}
 	}
-}
-
-// engineOf validates the config of a chart values file with extauthz's own
-// rules and returns an engine over its apps.
-func engineOf(t *testing.T, valuesFile string) *authz.Engine {
-	t.Helper()
-	b, err := os.ReadFile(valuesFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var values struct {
-		Config map[string]any `yaml:"config"`
-	}
-	if err := yaml.Unmarshal(b, &values); err != nil {
-		t.Fatal(err)
-	}
-	cfgYAML, err := yaml.Marshal(values.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "extauthz.yaml")
-	if err := os.WriteFile(path, cfgYAML, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	fs := flag.NewFlagSet("extauthz", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg, err := config.Parse(fs, []string{"--config", path}, nil)
-	if err != nil {
-		t.Fatalf("%s: config:\n%v", valuesFile, err)
-	}
-	var apps []authz.App
-	for _, p := range cfg.Policies() {
-		apps = append(apps, authz.App{Policy: p, Profiles: authztest.NewProfiles()})
-	}
-	eng, err := authz.New(authz.Config{Apps: apps, Sessions: authztest.NewSessions()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return eng
 }
 
 // readRoutes returns each HTTPRoute's hostnames, and the app each

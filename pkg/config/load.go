@@ -459,14 +459,16 @@ func yamlFields(t reflect.Type, into map[string]reflect.Type) {
 func suggest(key string, fields map[string]reflect.Type) string {
 	best, bestD := "", 3
 	for k := range fields {
-		if d := editDistance(key, k); d < bestD || (d == bestD && best != "" && k < best) {
+		if d := EditDistance(key, k); d < bestD || (d == bestD && best != "" && k < best) {
 			best, bestD = k, d
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b in bytes, what "did
+// you mean" suggestions rank candidates by (keys here, flags in the CLI).
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -1,0 +1,56 @@
+// Package valuestest reads the extauthz configuration that a Helm values
+// file beside a deploy example carries, for the examples' tests.
+package valuestest
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/authz/authztest"
+	"github.com/extauthz/extauthz/pkg/config"
+)
+
+// EngineOf validates the config of a chart values file with extauthz's own
+// rules and returns an engine over its apps.
+func EngineOf(t *testing.T, valuesFile string) *authz.Engine {
+	t.Helper()
+	b, err := os.ReadFile(valuesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(b, &values); err != nil {
+		t.Fatal(err)
+	}
+	cfgYAML, err := yaml.Marshal(values.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "extauthz.yaml")
+	if err := os.WriteFile(path, cfgYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("extauthz", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg, err := config.Parse(fs, []string{"--config", path}, nil)
+	if err != nil {
+		t.Fatalf("%s: config:\n%v", valuesFile, err)
+	}
+	var apps []authz.App
+	for _, p := range cfg.Policies() {
+		apps = append(apps, authz.App{Policy: p, Profiles: authztest.NewProfiles()})
+	}
+	eng, err := authz.New(authz.Config{Apps: apps, Sessions: authztest.NewSessions()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eng
+}
