@@ -37,6 +37,9 @@ type frontend struct {
 	// cookiesViaRedirect says the proxy drops an allowed check's Set-Cookie,
 	// so the app's extauthz config sets cookies_via_redirect.
 	cookiesViaRedirect bool
+	// defaults are the top-level extauthz settings this front end needs in
+	// a configuration of the test's own (jwtConfig).
+	defaults string
 }
 
 // proxyParams are the addresses a front end's configuration is rendered
@@ -85,6 +88,7 @@ var frontends = []*frontend{
 		unauthStatus:   403,
 		page503:        true,
 		rewritesCookie: true,
+		defaults:       "max_set_cookies: 4\n",
 	},
 	{
 		name: "traefik",
@@ -105,6 +109,7 @@ var frontends = []*frontend{
 		page503:            true,
 		rewritesCookie:     true,
 		cookiesViaRedirect: true,
+		defaults:           "cookies_via_redirect: true\n",
 	},
 }
 

@@ -13,16 +13,21 @@ import (
 	"github.com/extauthz/extauthz/internal/oidctest"
 )
 
-// jwtConfig is extauthz's configuration for the back-channel story: two
-// apps on the identity oauth2-proxy's id_token asserts (identity_jwt,
-// require: true), logged-out tokens sent to oauth2-proxy's sign-out.
-func jwtConfig(issuer, clientID string) string {
-	return fmt.Sprintf(`
+// jwtConfig is extauthz's configuration for the back-channel story behind
+// fe: two apps on the identity oauth2-proxy's id_token asserts
+// (identity_jwt, require: true), logged-out tokens sent to oauth2-proxy's
+// sign-out.
+func jwtConfig(fe *frontend) func(issuer, clientID string) string {
+	return func(issuer, clientID string) string {
+		return fmt.Sprintf(jwtConfigFormat, fe.defaults, issuer, clientID)
+	}
+}
+
+const jwtConfigFormat = `
 log: {format: text, level: info}
 cookie: {secure: false}
 auto_register: true
-max_set_cookies: 4
-identity_jwt:
+%sidentity_jwt:
   issuer: %s
   audiences: [%s]
   require: true
@@ -35,8 +40,7 @@ apps:
   demo2:
     native_cookies:
       - {name: app_session, path: /}
-`, issuer, clientID)
-}
+`
 
 // backchannelLogout is the IdP's side of OpenID Connect Back-Channel
 // Logout: a logout token for sub, signed in process with the mock IdP's
@@ -54,13 +58,32 @@ func backchannelLogout(t *testing.T, s *stack, sub string) (int, string) {
 	return oidctest.PostLogout(t, s.Edge, tok)
 }
 
-// TestBackchannelLogout: alice signs in to two apps behind nginx and
-// oauth2-proxy (--set-authorization-header); the IdP ends her session with
-// a back-channel logout; her next request in either app ends at the
-// sign-in page, and neither app sees her app cookie again.
+// idToken is an id_token for u as the mock IdP would issue it to
+// oauth2-proxy's client, signed in process with the IdP's key.
+func idToken(t *testing.T, s *stack, u user) string {
+	t.Helper()
+	cfg := s.IdP.Config()
+	kid, err := s.IdP.Keypair.KeyID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	claims := map[string]any{"iss": cfg.Issuer, "aud": cfg.ClientID, "sub": u.mock().Subject, "email": u.Email,
+		"email_verified": true, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	return oidctest.Sign(t, jose.SigningKey{Algorithm: jose.RS256, Key: s.IdP.Keypair.PrivateKey}, kid, claims)
+}
+
+// TestBackchannelLogout: alice signs in to two apps behind each front end
+// and oauth2-proxy (--set-authorization-header); the IdP ends her session
+// with a back-channel logout posted to the edge; her next request in
+// either app ends at the sign-in page, and neither app sees her app cookie
+// again.
 func TestBackchannelLogout(t *testing.T) {
-	fe := frontends[0] // nginx
-	s := newStackWith(t, fe, true, stackOptions{config: jwtConfig, identityJWT: true})
+	forEachFrontend(t, backchannelLogoutStory)
+}
+
+func backchannelLogoutStory(t *testing.T, fe *frontend) {
+	s := newStackWith(t, fe, true, stackOptions{config: jwtConfig(fe), identityJWT: true})
 	edge2 := s.edgeFor(t, "demo2")
 	b := s.browser(t)
 
@@ -75,8 +98,17 @@ func TestBackchannelLogout(t *testing.T) {
 		t.Fatalf("after signing in: app cookie %q, extauthz cookie %q", aliceApp, b.cookie("extauthz_session"))
 	}
 	reqs := s.App.requests()
-	if r := reqs[len(reqs)-1]; r.ProfileID == "" {
-		t.Fatalf("demo2 reached without a profile id: %+v", r)
+	if r := reqs[len(reqs)-1]; r.ProfileID == "" || !strings.HasPrefix(r.Auth, "Bearer ") {
+		t.Fatalf("demo2 reached without a profile id or oauth2-proxy's id_token: profile %q, Authorization %.20q", r.ProfileID, r.Auth)
+	}
+	// A token the client sends is replaced by oauth2-proxy's: bob's,
+	// signed by the IdP, names someone else and would be a 400 (row 3).
+	bobs := "Bearer " + idToken(t, s, bob)
+	if p := page(b.get("/mine", "Authorization", bobs)); p.Status != 200 || shown(p) != alice.Email {
+		t.Fatalf("alice with bob's token in Authorization: %d %q\n%s", p.Status, shown(p), p.Body)
+	}
+	if r := s.App.requests()[len(s.App.requests())-1]; r.ProfileID == "" || r.Auth == bobs {
+		t.Fatalf("the client's Authorization reached the app: profile %q, its own token %v", r.ProfileID, r.Auth == bobs)
 	}
 
 	code, body := backchannelLogout(t, s, alice.mock().Subject)
@@ -161,7 +193,10 @@ func signedOutThroughExtauthz(hops []hop) bool {
 // IdP's logout reaches nobody and alice keeps access, so the test above
 // cannot pass vacuously.
 func TestBackchannelLogoutControl(t *testing.T) {
-	fe := frontends[0] // nginx
+	forEachFrontend(t, backchannelLogoutControl)
+}
+
+func backchannelLogoutControl(t *testing.T, fe *frontend) {
 	s := newStackWith(t, fe, false, stackOptions{identityJWT: true})
 	b := s.browser(t)
 	if p := page(s.signIn(b, alice)); shown(p) != alice.Email {
@@ -174,4 +209,34 @@ func TestBackchannelLogoutControl(t *testing.T) {
 	if !strings.Contains(s.App.requests()[len(s.App.requests())-1].Cookie, appCookie) {
 		t.Fatal("control: the app no longer sees alice's cookie")
 	}
+}
+
+// TestIdentityJWTClientToken: when oauth2-proxy's answer carries no
+// Authorization, a token the client sends itself must not reach extauthz
+// or the app. The client's token is alice's own, validly signed by the
+// IdP, so had it survived, extauthz would have bound her to a profile
+// (TestBackchannelLogout shows it does with oauth2-proxy's token); without
+// a token, require: true makes every request anonymous.
+func TestIdentityJWTClientToken(t *testing.T) {
+	forEachFrontend(t, func(t *testing.T, fe *frontend) {
+		s := newStackWith(t, fe, true, stackOptions{config: jwtConfig(fe), identityJWT: true, o2pWithoutToken: true})
+		b := s.browser(t)
+		s.signIn(b, alice)
+		before := len(s.App.requests())
+		tok := "Bearer " + idToken(t, s, alice)
+		hops := b.get("/mine", "Authorization", tok)
+		if p := page(hops); p.Status != 200 || shown(p) != alice.Email {
+			t.Fatalf("alice without oauth2-proxy's token: %d:%s\n%s", p.Status, describe(hops), p.Body)
+		}
+		reqs := s.App.requests()[before:]
+		if len(reqs) == 0 {
+			t.Fatal("the request never reached the app")
+		}
+		for i, r := range reqs {
+			if r.ProfileID != "" || r.Auth != "" {
+				t.Errorf("app request %d to %s: the client's Authorization survived: profile %q, its own token %v",
+					i, r.URI, r.ProfileID, r.Auth == tok)
+			}
+		}
+	})
 }

@@ -232,6 +232,7 @@ type appRequest struct {
 	Email     string // X-Auth-Request-Email
 	ProfileID string // X-Profile-Id
 	Cookie    string // the Cookie header
+	Auth      string // the Authorization header
 	Shown     string // who the page said the user is
 }
 
@@ -262,7 +263,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request) {
 	if shown == "" {
 		shown = "nobody"
 	}
-	a.seen = append(a.seen, appRequest{Method: r.Method, URI: r.RequestURI, Email: email, ProfileID: r.Header.Get("X-Profile-Id"), Cookie: r.Header.Get("Cookie"), Shown: shown})
+	a.seen = append(a.seen, appRequest{Method: r.Method, URI: r.RequestURI, Email: email, ProfileID: r.Header.Get("X-Profile-Id"), Cookie: r.Header.Get("Cookie"),
+		Auth: r.Header.Get("Authorization"), Shown: shown})
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, "<!doctype html><title>Demo app</title><h1 id=\"user\">Signed in as %s</h1><p id=\"profile\">profile %s</p>\n",
 		html.EscapeString(shown), html.EscapeString(r.Header.Get("X-Profile-Id")))
@@ -302,6 +304,10 @@ type stackOptions struct {
 	// renders the front end's identity_jwt wiring (the id_token to
 	// extauthz, the back-channel logout endpoint).
 	identityJWT bool
+	// o2pWithoutToken runs oauth2-proxy without --set-authorization-header
+	// while the front end is still rendered for identity_jwt: oauth2-proxy's
+	// answer has no Authorization.
+	o2pWithoutToken bool
 }
 
 // newStack starts everything behind front end fe; withExtauthz false
@@ -346,9 +352,10 @@ func newStackWith(t *testing.T, fe *frontend, withExtauthz bool, o stackOptions)
 	cookieSecret := make([]byte, 16)
 	_, _ = rand.Read(cookieSecret)
 	var extra []string
-	if o.identityJWT {
+	if o.identityJWT && !o.o2pWithoutToken {
 		// The id_token rides on /oauth2/auth's answer as
-		// "Authorization: Bearer <id_token>" (auth_request mode).
+		// "Authorization: Bearer <id_token>" (on /oauth2/auth and, for
+		// Traefik, on its proxy-mode answer at /).
 		extra = append(extra, "--set-authorization-header=true")
 	}
 	s.O2P = startProc(t, "oauth2-proxy", syscall.SIGTERM, repoRoot(), nil, append([]string{
