@@ -38,8 +38,10 @@ const (
 
 type obj = map[string]any
 
-// valueSets are the value files deploy-check renders, relative to the chart.
-var valueSets = []string{"", "ci/fixed-replicas-monitoring-values.yaml", "ci/in-memory-custom-peers-values.yaml"}
+// valueSets are the value files deploy-check renders, relative to the chart:
+// the chart's CI sets and the values of the Traefik on Kubernetes example.
+var valueSets = []string{"", "ci/fixed-replicas-monitoring-values.yaml", "ci/in-memory-custom-peers-values.yaml",
+	"ci/http-check-traefik-values.yaml", "../../traefik/kubernetes/extauthz-values.yaml"}
 
 var (
 	helmOnce sync.Once
@@ -278,6 +280,8 @@ func admits(np obj, pod, ns map[string]string, podNS string, port int) bool {
 // checkPeers asserts that the policy's rule for port has exactly the
 // values' peers and admits a pod of each of them, and nothing else: not
 // extauthz's own pods, not an unlabelled pod in the peers' namespaces.
+// No peers in the values: no rule for the port (a rule with an empty
+// from would admit every source).
 func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[string]string) {
 	t.Helper()
 	var from []any
@@ -285,7 +289,13 @@ func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[strin
 	for _, r := range rules {
 		if n, _ := strconv.Atoi(str(get(r, "ports", 0, "port"))); n == port {
 			from, _ = get(r, "from").([]any)
+			if len(from) == 0 {
+				t.Errorf("NetworkPolicy port %d: a rule without peers admits every source", port)
+			}
 		}
+	}
+	if len(peers) == 0 {
+		peers = nil
 	}
 	if !reflect.DeepEqual(from, peers) {
 		t.Errorf("NetworkPolicy port %d peers:\n got  %v\n want %v (the values, as given)", port, from, peers)
@@ -304,11 +314,17 @@ func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[strin
 	}
 }
 
+// peersOf returns networkPolicy.<key> of the values (nil when empty).
+func peersOf(v obj, key string) []any {
+	l, _ := get(v, "networkPolicy", key).([]any)
+	return l
+}
+
 func TestChartRendersWhatTheValuesSay(t *testing.T) {
 	for _, vs := range valueSets {
 		name := "default"
 		if vs != "" {
-			name = strings.TrimSuffix(filepath.Base(vs), "-values.yaml")
+			name = strings.TrimSuffix(strings.TrimPrefix(vs, "../../"), "-values.yaml")
 		}
 		t.Run(name, func(t *testing.T) {
 			v := values(t, vs)
@@ -401,9 +417,10 @@ func checkObjects(t *testing.T, v obj, k map[string][]obj) {
 		}
 		grpcPort, _ := strconv.Atoi(str(get(v, "ports", "grpc")))
 		httpPort, _ := strconv.Atoi(str(get(v, "ports", "http")))
-		checkPeers(t, np, get(v, "networkPolicy", "grpcFrom").([]any), grpcPort, podLabels)
-		checkPeers(t, np, get(v, "networkPolicy", "metricsFrom").([]any), httpPort, podLabels)
+		checkPeers(t, np, peersOf(v, "grpcFrom"), grpcPort, podLabels)
+		checkPeers(t, np, peersOf(v, "metricsFrom"), httpPort, podLabels)
 	}
+	checkHTTPCheck(t, v, k)
 
 	// The container: probes, shutdown, security.
 	c := get(pod, "spec", "containers", 0)
