@@ -2,6 +2,8 @@
 // each value set `make deploy-check` uses and asserts what kubeconform
 // cannot see: that the NetworkPolicy admits exactly the peers the values
 // name (a rewrite of its peers once made every Check fail closed), that the
+// HTTP check port exists only with httpCheck.enabled and admits only
+// networkPolicy.checkFrom (httpcheck_test.go), that the
 // replica count and the HPA never both exist, that the Service is headless,
 // the PDB's maxUnavailable, the probes, the shutdown timings, the security
 // context, the config checksum, the migration hook, and that the rendered
