@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make deploy-check: lint and render the Helm chart (the one source of the
-# Kubernetes manifests) with three value sets, validate every rendering and
-# the Istio and Envoy Gateway manifests offline, check deploy/k8s is the chart's default rendering, assert what
+# Kubernetes manifests) with its defaults, the three value sets in its ci/
+# folder and the Traefik on Kubernetes example's values, validate every
+# rendering and the Istio, Envoy Gateway and Traefik on Kubernetes manifests
+# offline, check deploy/k8s is the chart's default rendering, assert what
 # the values promise on the rendered objects, validate the Envoy bootstraps
 # and the shipped configs, and run the Dockerfile's build line.
 #
@@ -22,10 +24,10 @@ kube=1.30.0
 kubeconform() { scripts/tool.sh kubeconform -strict -summary -schema-location "$schemas" "$@"; }
 helm=$(scripts/tool.sh --path helm)
 
-for values in "" "$chart"/ci/*-values.yaml; do
+for values in "" "$chart"/ci/*-values.yaml deploy/traefik/kubernetes/extauthz-values.yaml; do
   name=default
   args=()
-  if [ -n "$values" ]; then name=$(basename "$values" -values.yaml); args=(-f "$values"); fi
+  if [ -n "$values" ]; then name=$(basename "$(dirname "$values")")-$(basename "$values" -values.yaml); args=(-f "$values"); fi
   echo "deploy-check: helm lint + template ($name values)"
   "$helm" lint --strict --kube-version "$kube" "$chart" "${args[@]}" >"$out/lint.log" || { cat "$out/lint.log" >&2; exit 1; }
   "$helm" template extauthz "$chart" --namespace extauthz --kube-version "$kube" "${args[@]}" > "$out/helm_$name.yaml"
@@ -45,15 +47,15 @@ if kubeconform "$out/broken.yaml" >"$out/broken.log" 2>&1; then
 fi
 echo "deploy-check: an unknown field is rejected (strict schemas)"
 
-echo "deploy-check: Istio and Envoy Gateway manifests (schemas from their own CRDs)"
-for f in deploy/istio/*.yaml deploy/envoy-gateway/*.yaml; do
+echo "deploy-check: Istio, Envoy Gateway and Traefik on Kubernetes manifests (schemas from their own CRDs)"
+for f in deploy/istio/*.yaml deploy/envoy-gateway/*.yaml deploy/traefik/kubernetes/*.yaml; do
   case $f in *-values.yaml) continue ;; esac # Helm values, checked by the Go tests below
   kubeconform "$f"
 done
-go test -count=1 ./deploy/istio/ ./deploy/envoy-gateway/
+go test -count=1 ./deploy/istio/ ./deploy/envoy-gateway/ ./deploy/traefik/kubernetes/
 
 go build -o "$out/extauthz" ./cmd/extauthz
-echo "deploy-check: the rendered objects keep what the values say (NetworkPolicy peers, HPA xor replicas, headless Service, PDB, probes, shutdown, config)"
+echo "deploy-check: the rendered objects keep what the values say (NetworkPolicy peers, the HTTP check port, HPA xor replicas, headless Service, PDB, probes, shutdown, config)"
 EXTAUTHZ_HELM="$helm" EXTAUTHZ_BIN="$out/extauthz" go test -count=1 ./deploy/helm/
 
 echo "deploy-check: extauthz configs"

@@ -2,6 +2,8 @@
 // each value set `make deploy-check` uses and asserts what kubeconform
 // cannot see: that the NetworkPolicy admits exactly the peers the values
 // name (a rewrite of its peers once made every Check fail closed), that the
+// HTTP check port exists only with httpCheck.enabled and admits only
+// networkPolicy.checkFrom (httpcheck_test.go), that the
 // replica count and the HPA never both exist, that the Service is headless,
 // the PDB's maxUnavailable, the probes, the shutdown timings, the security
 // context, the config checksum, the migration hook, and that the rendered
@@ -38,8 +40,10 @@ const (
 
 type obj = map[string]any
 
-// valueSets are the value files deploy-check renders, relative to the chart.
-var valueSets = []string{"", "ci/fixed-replicas-monitoring-values.yaml", "ci/in-memory-custom-peers-values.yaml"}
+// valueSets are the value files deploy-check renders, relative to the chart:
+// the chart's CI sets and the values of the Traefik on Kubernetes example.
+var valueSets = []string{"", "ci/fixed-replicas-monitoring-values.yaml", "ci/in-memory-custom-peers-values.yaml",
+	"ci/http-check-traefik-values.yaml", "../../traefik/kubernetes/extauthz-values.yaml"}
 
 var (
 	helmOnce sync.Once
@@ -278,6 +282,8 @@ func admits(np obj, pod, ns map[string]string, podNS string, port int) bool {
 // checkPeers asserts that the policy's rule for port has exactly the
 // values' peers and admits a pod of each of them, and nothing else: not
 // extauthz's own pods, not an unlabelled pod in the peers' namespaces.
+// No peers in the values: no rule for the port (a rule with an empty
+// from would admit every source).
 func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[string]string) {
 	t.Helper()
 	var from []any
@@ -285,7 +291,13 @@ func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[strin
 	for _, r := range rules {
 		if n, _ := strconv.Atoi(str(get(r, "ports", 0, "port"))); n == port {
 			from, _ = get(r, "from").([]any)
+			if len(from) == 0 {
+				t.Errorf("NetworkPolicy port %d: a rule without peers admits every source", port)
+			}
 		}
+	}
+	if len(peers) == 0 {
+		peers = nil
 	}
 	if !reflect.DeepEqual(from, peers) {
 		t.Errorf("NetworkPolicy port %d peers:\n got  %v\n want %v (the values, as given)", port, from, peers)
@@ -304,11 +316,17 @@ func checkPeers(t *testing.T, np obj, peers []any, port int, serverPod map[strin
 	}
 }
 
+// peersOf returns networkPolicy.<key> of the values (nil when empty).
+func peersOf(v obj, key string) []any {
+	l, _ := get(v, "networkPolicy", key).([]any)
+	return l
+}
+
 func TestChartRendersWhatTheValuesSay(t *testing.T) {
 	for _, vs := range valueSets {
 		name := "default"
 		if vs != "" {
-			name = strings.TrimSuffix(filepath.Base(vs), "-values.yaml")
+			name = strings.TrimSuffix(strings.TrimPrefix(vs, "../../"), "-values.yaml")
 		}
 		t.Run(name, func(t *testing.T) {
 			v := values(t, vs)
@@ -401,9 +419,10 @@ func checkObjects(t *testing.T, v obj, k map[string][]obj) {
 		}
 		grpcPort, _ := strconv.Atoi(str(get(v, "ports", "grpc")))
 		httpPort, _ := strconv.Atoi(str(get(v, "ports", "http")))
-		checkPeers(t, np, get(v, "networkPolicy", "grpcFrom").([]any), grpcPort, podLabels)
-		checkPeers(t, np, get(v, "networkPolicy", "metricsFrom").([]any), httpPort, podLabels)
+		checkPeers(t, np, peersOf(v, "grpcFrom"), grpcPort, podLabels)
+		checkPeers(t, np, peersOf(v, "metricsFrom"), httpPort, podLabels)
 	}
+	checkHTTPCheck(t, v, k)
 
 	// The container: probes, shutdown, security.
 	c := get(pod, "spec", "containers", 0)

@@ -14,10 +14,13 @@ import (
 	"github.com/extauthz/extauthz/pkg/authz"
 	"github.com/extauthz/extauthz/pkg/authz/authztest"
 	"github.com/extauthz/extauthz/pkg/config"
+	"github.com/extauthz/extauthz/pkg/oidc"
 )
 
 // EngineOf validates the config of a chart values file with extauthz's own
-// rules and returns an engine over its apps.
+// rules and returns an engine over its apps. An app on identity_jwt gets
+// the service's own token verifier (its keys are fetched on first use, so
+// never here).
 func EngineOf(t *testing.T, valuesFile string) *authz.Engine {
 	t.Helper()
 	b, err := os.ReadFile(valuesFile)
@@ -46,7 +49,13 @@ func EngineOf(t *testing.T, valuesFile string) *authz.Engine {
 	}
 	var apps []authz.App
 	for _, p := range cfg.Policies() {
-		apps = append(apps, authz.App{Policy: p, Profiles: authztest.NewProfiles()})
+		app := authz.App{Policy: p, Profiles: authztest.NewProfiles()}
+		if tp := p.IdentityJWT; tp.On() {
+			keys := oidc.NewKeySet(oidc.KeySetConfig{Issuer: tp.Issuer, JWKSURL: tp.JWKSURL})
+			app.Identity = oidc.Identity{Verifier: oidc.NewVerifier(oidc.VerifierConfig{Keys: keys, Issuer: tp.Issuer,
+				Audiences: tp.Audiences, EmailClaim: tp.EmailClaim, Leeway: tp.Leeway})}
+		}
+		apps = append(apps, app)
 	}
 	eng, err := authz.New(authz.Config{Apps: apps, Sessions: authztest.NewSessions()})
 	if err != nil {

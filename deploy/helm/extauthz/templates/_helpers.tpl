@@ -66,9 +66,9 @@ Refuses secrets and chart-owned keys in .Values.config.
 */}}
 {{- define "extauthz.config" -}}
 {{- $c := deepCopy (.Values.config | default dict) -}}
-{{- range $k := list "grpc_addr" "http_addr" "shutdown_delay" "shutdown_timeout" -}}
+{{- range $k := list "grpc_addr" "http_addr" "check_addr" "shutdown_delay" "shutdown_timeout" -}}
 {{- if hasKey $c $k -}}
-{{- fail (printf "config.%s is set by the chart (ports.*, shutdown.*): remove it from config" $k) -}}
+{{- fail (printf "config.%s is set by the chart (ports.*, httpCheck.enabled, shutdown.*): remove it from config" $k) -}}
 {{- end -}}
 {{- end -}}
 {{- if hasKey $c "database_url" -}}
@@ -92,6 +92,9 @@ Refuses secrets and chart-owned keys in .Values.config.
 {{- end -}}
 {{- $_ := set $c "grpc_addr" (printf ":%d" (int .Values.ports.grpc)) -}}
 {{- $_ := set $c "http_addr" (printf ":%d" (int .Values.ports.http)) -}}
+{{- if .Values.httpCheck.enabled -}}
+{{- $_ := set $c "check_addr" (printf ":%d" (int .Values.ports.check)) -}}
+{{- end -}}
 {{- $_ := set $c "shutdown_delay" (printf "%ds" (int .Values.shutdown.delaySeconds)) -}}
 {{- $_ := set $c "shutdown_timeout" (printf "%ds" (int .Values.shutdown.timeoutSeconds)) -}}
 {{- $gs := (get $c "grpc_server") | default dict -}}

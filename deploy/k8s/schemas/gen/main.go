@@ -13,8 +13,8 @@
 //   - an OpenAPI v3 document of one API group (-openapi3, -kinds3): the
 //     apps/v1 document k8s.io/kubectl ships as test data, for a Deployment
 //     newer than 1.27 (the preStop sleep action);
-//   - CRDs (prometheus-operator's, Istio's, Envoy Gateway's, Gateway API's),
-//     from their openAPIV3Schema; a file may hold several CRDs.
+//   - CRDs (prometheus-operator's, Istio's, Envoy Gateway's, Gateway API's,
+//     Traefik's), from their openAPIV3Schema; a file may hold several CRDs.
 //
 // Strict means: every object with declared properties rejects unknown ones
 // (additionalProperties: false), as kubeconform's -strict schemas do.
