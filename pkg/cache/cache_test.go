@@ -247,7 +247,7 @@ func TestBound(t *testing.T) {
 		t.Fatalf("Len = %d after 10 keys, want 3", n)
 	}
 	// A large cache is sharded; its bound still holds.
-	big := newLRU[int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }, time.Now())
+	big := newLRU[int, int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }, time.Now(), valueCodec[int, int]{}, nil)
 	if len(big.shards) < 2 {
 		t.Fatalf("a 100k cache has %d shard(s)", len(big.shards))
 	}
@@ -281,7 +281,7 @@ func TestLRUOrder(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	far := now.Add(time.Hour)
-	c := newLRU[string, int](3, hashString, now)
+	c := newLRU[string, int, int](3, hashString, now, valueCodec[string, int]{}, nil)
 	order := func() []string {
 		s := &c.shards[0]
 		var keys []string
@@ -803,10 +803,10 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	}
 	for i := range sessions.c.lru.shards {
 		sh := &sessions.c.lru.shards[i]
-		for _, j := range sh.m {
-			e := sh.nodes[j]
-			if inRequest(e.val.Email) || inRequest(e.val.App) {
-				t.Errorf("session entry shares the request's memory: %+v", e.val)
+		for k, j := range sh.m {
+			e := sessionCodec{}.decode(&sh.arena, k, &sh.nodes[j].val)
+			if inRequest(e.Email) || inRequest(e.App) || inRequest(e.IdentityKey) {
+				t.Errorf("session entry shares the request's memory: %+v", e)
 			}
 		}
 	}
