@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,13 +31,18 @@ type caches struct {
 	sess     *cache.Sessions
 	tok      *cache.Tokens
 	listener *cache.Listener // nil without a change feed
+	budget   *cache.Budget   // cache_memory, shared by every cache
 	m        *metrics.Metrics
 }
 
 // newCaches prepares the caches cfg asks for; the wrapping happens as
 // New asks for each store.
 func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logger) *caches {
-	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m}
+	if cfg.CacheSize != config.CacheSizeUnset {
+		log.Warn("cache_size is deprecated: cache_memory bounds the caches together; cache_size still caps each cache's entries and 0 turns them off",
+			"cache_size", cfg.CacheSize, "cache_memory", cfg.CacheMemory.String())
+	}
+	c := &caches{on: st.pool != nil && cfg.CacheMemory > 0 && cfg.CacheSize != 0, m: m}
 	if !c.on {
 		return c
 	}
@@ -44,9 +50,10 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 	if neg == 0 {
 		neg = -1 // cache.Options: < 0 is off
 	}
+	c.budget = cache.NewBudget(int64(cfg.CacheMemory))
 	c.opts = func(name string) cache.Options {
 		return cache.Options{
-			Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: neg,
+			Size: max(cfg.CacheSize, 0), Budget: c.budget, TTL: cfg.CacheTTL, NegativeTTL: neg,
 			Hits: m.CacheHits.WithLabelValues(name), Misses: m.CacheMisses.WithLabelValues(name),
 			Refreshes: m.CacheRefreshes.WithLabelValues(name),
 		}
@@ -141,6 +148,26 @@ func (c *caches) checks() []ops.Check {
 		return nil
 	}
 	return []ops.Check{{Name: "change_feed", Fn: c.listener.Ready, Optional: true}}
+}
+
+// memoryHeadroom is the room above cache_memory that the Go soft memory
+// limit leaves for everything else a replica holds (requests in flight,
+// buffers, the runtime).
+const memoryHeadroom = 128 << 20
+
+// limitMemory sets the Go runtime's soft memory limit to cache_memory plus
+// memoryHeadroom, unless the operator set one (GOMEMLIMIT). The caches are
+// most of a busy replica's heap and give the collector nothing to trace
+// (pkg/cache), so collecting more often near the limit is cheap, while
+// the collector's default headroom (the heap may grow to twice what is
+// live) would double their memory.
+func (c *caches) limitMemory(getenv func(string) string, log *slog.Logger) {
+	if !c.on || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := c.budget.Limit() + memoryHeadroom
+	debug.SetMemoryLimit(limit)
+	log.Info("Go soft memory limit set from cache_memory", "limit_bytes", limit)
 }
 
 // run starts the change feed in g until ctx ends.

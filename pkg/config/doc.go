@@ -61,7 +61,8 @@
 //	max_sessions_per_profile --max-sessions-per-profile EXTAUTHZ_MAX_SESSIONS_PER_PROFILE 50 per app; one more revokes the least recently renewed (0: no cap)
 //	grpc_codec            --grpc-codec            EXTAUTHZ_GRPC_CODEC             wire | generated (the experimental-API fast path off)
 //	shutdown_delay        --shutdown-delay        EXTAUTHZ_SHUTDOWN_DELAY         5s (NOT_SERVING, still answering, before the drain)
-//	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             100000 entries per cache (0 = off)
+//	cache_memory          --cache-memory          EXTAUTHZ_CACHE_MEMORY           256MiB for all caches together (0 = off); 268435456, 256MiB, 1GiB, 300MB
+//	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             deprecated, unset; when set also caps each cache's entries (0 = off), with a warning at start
 //	cache_ttl             --cache-ttl             EXTAUTHZ_CACHE_TTL              30s (fallback when the change feed is down)
 //	negative_cache_ttl    --negative-cache-ttl    EXTAUTHZ_NEGATIVE_CACHE_TTL     2s (0 = off), must be <= cache_ttl
 //	change_feed           --change-feed           EXTAUTHZ_CHANGE_FEED            true (LISTEN/NOTIFY; database only)
@@ -153,7 +154,8 @@
 // log.email_hash_key, when set, has at least 16 characters; admin_addr set needs an admin_token
 // of at least 16 characters without whitespace; lookup_timeout < envoy_timeout;
 // durations positive, renew_after < session_max_age, retry_after ≥ 1s;
-// cache_size ≥ 0; 0 ≤ negative_cache_ttl ≤ cache_ttl;
+// cache_memory is 0 or at least 1MiB; cache_size (when set) ≥ 0;
+// 0 ≤ negative_cache_ttl ≤ cache_ttl;
 // enums as listed; header names are valid tokens (any case; Policies
 // lower-cases them) and profile_header is none of the identity headers;
 // cookie names are valid tokens; a __Host- cookie is secure, has path / and
