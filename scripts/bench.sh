@@ -49,7 +49,7 @@ $smoke && args+=(-bench.smoke)
 
 machine
 # The load run (skipped by plain `go test` unless EXTAUTHZ_BENCH is set).
-EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^(TestBench|TestHTTPBench|TestRegistrationFlood)$' -v ./test/bench/ -args "${args[@]}" \
+EXTAUTHZ_BENCH=1 go test -count=1 -timeout 30m -run '^(TestBench|TestSignInStorm|TestHTTPBench|TestRegistrationFlood)$' -v ./test/bench/ -args "${args[@]}" \
   | grep -v -e '^=== ' -e '^--- PASS' -e '^PASS' -e '^ok '
 
 benchtime=1s
