@@ -25,7 +25,9 @@ var _ authz.ProfileSource = (*Postgres)(nil)
 
 // NewPostgres returns a profile source using pool. The schema must be
 // migrated (pkg/store/migrations).
-func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool, lookups: newLookups(pool)} }
+func NewPostgres(pool *pgxpool.Pool) *Postgres {
+	return &Postgres{pool: pool, lookups: newLookups(pool)}
+}
 
 const columns = `id::text, email, name, is_active, is_blocked, deleted_at IS NOT NULL, updated_at, coalesce(registered_by, '')`
 
