@@ -51,9 +51,13 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 		neg = -1 // cache.Options: < 0 is off
 	}
 	c.budget = cache.NewBudget(int64(cfg.CacheMemory))
+	var feed *cache.Feed
+	if cfg.ChangeFeed {
+		feed = cache.NewFeed()
+	}
 	c.opts = func(name string) cache.Options {
 		return cache.Options{
-			Size: max(cfg.CacheSize, 0), Budget: c.budget, TTL: cfg.CacheTTL, NegativeTTL: neg,
+			Size: max(cfg.CacheSize, 0), Budget: c.budget, Feed: feed, TTL: cfg.CacheTTL, NegativeTTL: neg,
 			Hits: m.CacheHits.WithLabelValues(name), Misses: m.CacheMisses.WithLabelValues(name),
 			Refreshes: m.CacheRefreshes.WithLabelValues(name),
 		}
@@ -64,6 +68,7 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 			Caches:      []cache.Invalidator{c},
 			Log:         log.With("component", "change_feed"),
 			Up:          m.ListenerUp,
+			Feed:        feed,
 			Lag:         m.InvalidationLag,
 		})
 	} else {

@@ -82,7 +82,7 @@ func TestSessionEntryRoundTrip(t *testing.T) {
 	const n = 5000
 	written := 0
 	for i := range n {
-		c.add(key(i), mk(i), false, far, time.Time{}, c.seq(key(i)))
+		c.add(key(i), mk(i), false, false, far, time.Time{}, c.seq(key(i)))
 		written += sessionCodec{}.arenaBytes(&c.shards[0].nodes[c.shards[0].m[key(i)]].val)
 	}
 	if len(c.shards) != 1 || len(c.shards[0].arena.b) >= written/2 {

@@ -32,6 +32,9 @@ type Options struct {
 	Size int
 	// Budget, if set, bounds this cache and the others sharing it in bytes.
 	Budget *Budget
+	// Feed, if set, is the change feed's state: while it is up, entries
+	// live FeedLifetime TTLs (see Feed).
+	Feed *Feed
 	// TTL bounds the age of a positive answer; <= 0 uses DefaultTTL.
 	TTL time.Duration
 	// NegativeTTL bounds the age of a cached "not found"; 0 uses
@@ -71,6 +74,7 @@ type kind[K, S comparable, V, E any] struct {
 type core[K, S comparable, V, E any] struct {
 	kind[K, S, V, E]
 	lru        *lru[S, V, E]
+	feed       *Feed
 	group      singleflight.Group
 	now        func() time.Time
 	ttl        time.Duration
@@ -106,8 +110,10 @@ func newCore[K, S comparable, V, E any](o Options, kd kind[K, S, V, E]) *core[K,
 	if o.Refreshes == nil {
 		o.Refreshes = nopCounter{}
 	}
+	l := newLRU(o.Size, kd.hash, o.Now(), kd.codec, o.Budget)
+	l.feed, l.ttl = o.Feed, o.TTL
 	return &core[K, S, V, E]{
-		kind: kd, lru: newLRU(o.Size, kd.hash, o.Now(), kd.codec, o.Budget), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
+		kind: kd, lru: l, feed: o.Feed, now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
 		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes,
 	}
 }
@@ -165,12 +171,19 @@ func (c *core[K, S, V, E]) refresh(k K) {
 // it: at three quarters of the TTL plus up to an eighth of jitter, so that
 // entries loaded together are not reloaded together. An answer that ends
 // before its TTL is not reloaded: it is about to die anyway.
-func (c *core[K, S, V, E]) lifetime(start time.Time, v V) (deadline, refreshAt time.Time) {
-	deadline = start.Add(c.ttl)
-	if end, ok := c.expires(v); ok && end.Before(deadline) {
-		return end, time.Time{}
+//
+// While the change feed is up the TTL is FeedLifetime times longer (and
+// long says so): the feed keeps the entry right (see Feed).
+func (c *core[K, S, V, E]) lifetime(start time.Time, v V) (deadline, refreshAt time.Time, long bool) {
+	ttl := c.ttl
+	if c.feed.Up() {
+		ttl, long = ttl*FeedLifetime, true
 	}
-	return deadline, start.Add(c.ttl*3/4 + rand.N(c.ttl/8+1))
+	deadline = start.Add(ttl)
+	if end, ok := c.expires(v); ok && end.Before(deadline) {
+		return end, time.Time{}, long
+	}
+	return deadline, start.Add(ttl*3/4 + rand.N(ttl/8+1)), long
 }
 
 // flightResult is what one collapsed store trip hands to every caller.
@@ -228,14 +241,14 @@ func (c *core[K, S, V, E]) loadAndStore(ctx context.Context, k K) (V, uint64, er
 	v, err := c.load(ctx, k)
 	switch {
 	case err == nil:
-		if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-			c.lru.add(c.retain(c.key(k)), v, false, deadline, refreshAt, seq)
+		if deadline, refreshAt, long := c.lifetime(start, v); start.Before(deadline) {
+			c.lru.add(c.retain(c.key(k)), v, false, long, deadline, refreshAt, seq)
 		}
 	case authz.IsTransient(err):
 		// Never cached: the next request asks the store again.
 	case errors.Is(err, authz.ErrNotFound) && c.negTTL > 0:
 		var zero V
-		c.lru.add(c.retain(c.key(k)), zero, true, start.Add(c.negTTL), time.Time{}, seq)
+		c.lru.add(c.retain(c.key(k)), zero, true, false, start.Add(c.negTTL), time.Time{}, seq)
 	}
 	return v, seq, err
 }
@@ -244,8 +257,8 @@ func (c *core[K, S, V, E]) loadAndStore(ctx context.Context, k K) (V, uint64, er
 // shard was invalidated since seq.
 func (c *core[K, S, V, E]) store(k K, v V, seq uint64) {
 	start := c.now()
-	if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-		c.lru.add(c.retain(c.key(k)), v, false, deadline, refreshAt, seq)
+	if deadline, refreshAt, long := c.lifetime(start, v); start.Before(deadline) {
+		c.lru.add(c.retain(c.key(k)), v, false, long, deadline, refreshAt, seq)
 	}
 }
 

@@ -35,6 +35,8 @@ type lru[K comparable, V, E any] struct {
 	codec  codec[K, V, E]
 	epoch  time.Time // instants are kept as nanoseconds since epoch (monotonic when the clock is)
 	budget *Budget   // nil: bounded by entries only
+	feed   *Feed     // nil: no long-lived entries
+	ttl    time.Duration
 	held   atomic.Int64
 	victim atomic.Uint32 // the shard evictOne tries first
 }
@@ -54,6 +56,7 @@ type node[K comparable, E any] struct {
 	key        K
 	val        E
 	neg        bool  // a cached "not found"
+	long       bool  // loaded while the change feed was up (see Feed)
 	deadline   int64 // the entry is dead from this instant on
 	refreshAt  int64 // a hit from this instant on reloads it in the background (never: math.MaxInt64)
 	prev, next int32 // recency list; nodes[0].next is the newest
@@ -132,7 +135,7 @@ func (c *lru[K, V, E]) get(k K, now time.Time) (v V, neg, due, ok bool) {
 		return v, false, false, false
 	}
 	n := &s.nodes[i]
-	if t >= n.deadline {
+	if t >= n.deadline || (n.long && c.feed.stale(now.UnixNano(), c.ttl)) {
 		c.drop(s, i)
 		s.mu.Unlock()
 		return v, false, false, false
@@ -156,10 +159,11 @@ func (c *lru[K, V, E]) get(k K, now time.Time) (v V, neg, due, ok bool) {
 func (c *lru[K, V, E]) seq(k K) uint64 { return c.shard(k).seq.Load() }
 
 // add stores an entry for k unless its shard was invalidated since seq was
-// read (or the codec cannot lay v out), and reports whether it did. The
+// read (or the codec cannot lay v out), and reports whether it did. long
+// marks an entry loaded while the change feed was up. The
 // least recently used entry of the shard makes room; beyond the budget,
 // the budget's victims do.
-func (c *lru[K, V, E]) add(k K, v V, neg bool, deadline, refreshAt time.Time, seq uint64) bool {
+func (c *lru[K, V, E]) add(k K, v V, neg, long bool, deadline, refreshAt time.Time, seq uint64) bool {
 	s := c.shard(k)
 	s.mu.Lock()
 	if s.seq.Load() != seq {
@@ -182,7 +186,7 @@ func (c *lru[K, V, E]) add(k K, v V, neg bool, deadline, refreshAt time.Time, se
 	i := s.alloc()
 	s.m[k] = i
 	n := &s.nodes[i]
-	n.key, n.val, n.neg = k, val, neg
+	n.key, n.val, n.neg, n.long = k, val, neg, long
 	n.deadline, n.refreshAt = c.instant(deadline), c.instant(refreshAt)
 	s.pushFront(i)
 	c.charge(c.cost(s, i))
