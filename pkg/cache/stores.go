@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/maphash"
-	"slices"
 	"strings"
 	"time"
 
@@ -157,11 +156,10 @@ func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session
 // with the request that caused it: the gRPC wire path hands out strings
 // that are views of a whole serialized request (an email normalised to
 // itself would keep a kilobyte alive per entry). Entries are copied when
-// they are stored, on a miss or a write, never on a hit.
-
-// The copies of one entry share one allocation: the collector, which
-// traces every entry on every cycle, then has one object to mark per entry
-// instead of one per string.
+// they are stored, on a miss or a write, never on a hit. A session is
+// copied into its shard's arena (sessionCodec); a profile or an access
+// token into one allocation for all its strings, so that the collector has
+// one object to mark per entry instead of one per string.
 
 func retainProfile(p authz.Profile) authz.Profile {
 	pack(&p.ID, &p.Email, &p.Name, &p.RegisteredBy)
@@ -189,19 +187,6 @@ func pack(ss ...*string) {
 	}
 }
 
-// own gives the caller its own copy of the slices a Session holds, so
-// nobody can write into a cached entry. Only sessions that carry them pay
-// for it: a binding made by an identity change (Stale) or shared by apps
-// (Apps).
-func own(s authz.Session) authz.Session {
-	if len(s.Stale) > 0 {
-		s.Stale = slices.Clone(s.Stale)
-	}
-	if len(s.Apps) > 0 {
-		s.Apps = slices.Clone(s.Apps)
-	}
-	return s
-}
 
 // ReplaceSession implements authz.SessionStore: old is dropped whatever the
 // outcome, next is cached when the store took it.
