@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"log/slog"
+	"math"
 	"runtime/debug"
 	"time"
 
@@ -50,7 +51,7 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 	if neg == 0 {
 		neg = -1 // cache.Options: < 0 is off
 	}
-	c.budget = cache.NewBudget(int64(cfg.CacheMemory))
+	c.budget = cache.NewBudget(cacheBudget(int64(cfg.CacheMemory), debug.SetMemoryLimit(-1), log))
 	var feed *cache.Feed
 	if cfg.ChangeFeed {
 		feed = cache.NewFeed()
@@ -155,6 +156,20 @@ func (c *caches) checks() []ops.Check {
 	return []ops.Check{{Name: "change_feed", Fn: c.listener.Ready, Optional: true}}
 }
 
+// cacheBudget is cache_memory, or half the Go memory limit when one is
+// set (GOMEMLIMIT, which the Kubernetes manifests derive from the
+// container's limit) and that is less: the caches must leave room for
+// everything else, or the collector would run without pause and the
+// container be killed.
+func cacheBudget(configured, goLimit int64, log *slog.Logger) int64 {
+	if goLimit == math.MaxInt64 || configured <= goLimit/2 {
+		return configured
+	}
+	log.Warn("cache_memory is more than half the Go memory limit (GOMEMLIMIT): the caches use half of it",
+		"cache_memory_bytes", configured, "memory_limit_bytes", goLimit, "cache_budget_bytes", goLimit/2)
+	return goLimit / 2
+}
+
 // memoryHeadroom is the room above cache_memory that the Go soft memory
 // limit leaves for everything else a replica holds (requests in flight,
 // buffers, the runtime).
@@ -170,7 +185,7 @@ func (c *caches) limitMemory(getenv func(string) string, log *slog.Logger) {
 	if !c.on || getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	limit := c.budget.Limit() + memoryHeadroom
+	limit := c.budget.Limit() + memoryHeadroom // no GOMEMLIMIT: the budget is cache_memory
 	debug.SetMemoryLimit(limit)
 	log.Info("Go soft memory limit set from cache_memory", "limit_bytes", limit)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -364,5 +366,20 @@ func TestCacheMemoryKeys(t *testing.T) {
 				t.Errorf("deprecation warning %v, want %v:\n%s", warned, tt.warning, out.String())
 			}
 		})
+	}
+}
+
+// With a Go memory limit (GOMEMLIMIT, from the container's limit) the
+// caches take at most half of it.
+func TestCacheBudgetWithinTheMemoryLimit(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, tt := range []struct{ configured, goLimit, want int64 }{
+		{256 << 20, math.MaxInt64, 256 << 20},
+		{256 << 20, 256 << 20, 128 << 20},
+		{64 << 20, 256 << 20, 64 << 20},
+	} {
+		if got := cacheBudget(tt.configured, tt.goLimit, log); got != tt.want {
+			t.Errorf("cacheBudget(%d, %d) = %d, want %d", tt.configured, tt.goLimit, got, tt.want)
+		}
 	}
 }

@@ -61,7 +61,8 @@
 //	max_sessions_per_profile --max-sessions-per-profile EXTAUTHZ_MAX_SESSIONS_PER_PROFILE 50 per app; one more revokes the least recently renewed (0: no cap)
 //	grpc_codec            --grpc-codec            EXTAUTHZ_GRPC_CODEC             wire | generated (the experimental-API fast path off)
 //	shutdown_delay        --shutdown-delay        EXTAUTHZ_SHUTDOWN_DELAY         5s (NOT_SERVING, still answering, before the drain)
-//	cache_memory          --cache-memory          EXTAUTHZ_CACHE_MEMORY           256MiB for all caches together (0 = off); 268435456, 256MiB, 1GiB, 300MB
+//	cache_memory          --cache-memory          EXTAUTHZ_CACHE_MEMORY           256MiB for all caches together (0 = off); 268435456, 256MiB, 1GiB, 300MB;
+//	                                                                              at most half of GOMEMLIMIT when that is set, else the Go memory limit becomes it + 128MiB
 //	cache_size            --cache-size            EXTAUTHZ_CACHE_SIZE             deprecated, unset; when set also caps each cache's entries (0 = off), with a warning at start
 //	cache_ttl             --cache-ttl             EXTAUTHZ_CACHE_TTL              30s (fallback when the change feed is down)
 //	negative_cache_ttl    --negative-cache-ttl    EXTAUTHZ_NEGATIVE_CACHE_TTL     2s (0 = off), must be <= cache_ttl
