@@ -487,7 +487,7 @@ func floorMallocs(t *testing.T, addr string) sample {
 
 type sample struct {
 	mallocs, bytes, trips, storeSeconds, sessions, profiles float64
-	gcCount, gcSeconds, gcMax                                float64 // go_gc_duration_seconds
+	gcCount, gcSeconds, gcMax                               float64 // go_gc_duration_seconds
 }
 
 // scrape reads the server's malloc count and its store round trips from
