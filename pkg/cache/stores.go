@@ -187,7 +187,6 @@ func pack(ss ...*string) {
 	}
 }
 
-
 // ReplaceSession implements authz.SessionStore: old is dropped whatever the
 // outcome, next is cached when the store took it.
 func (s *Sessions) ReplaceSession(ctx context.Context, old cookie.Hash, next authz.Session) error {
