@@ -105,8 +105,22 @@ func (c *committer) do(ctx context.Context, w *write) error {
 	case err := <-w.done:
 		return pgerr.Wrap(w.op, err)
 	case <-ctx.Done():
+	}
+	// A write still queued is withdrawn. One already taken for a batch may
+	// commit: its outcome, which arrives by the batch's deadline (at the
+	// latest this write's, see batchContext), is the truth the caller
+	// must act on, or a re-key could commit after its request was
+	// answered with the old cookie kept.
+	c.mu.Lock()
+	i := slices.Index(c.pending, w)
+	if i >= 0 {
+		c.pending = slices.Delete(c.pending, i, i+1)
+	}
+	c.mu.Unlock()
+	if i >= 0 {
 		return pgerr.Wrap(w.op, ctx.Err())
 	}
+	return pgerr.Wrap(w.op, <-w.done)
 }
 
 // flush lingers for company, then sends batches until nothing is pending.
@@ -140,9 +154,24 @@ func (c *committer) flush() {
 	}
 }
 
+// minBudget is the least time to its deadline a write needs to join a
+// batch: one about to expire would take the others down with it
+// (batchContext). It fails alone instead, as it would have anyway.
+const minBudget = 2 * time.Millisecond
+
 // run sends batch and hands every write its outcome.
 func (c *committer) run(batch []*write) {
-	batch = slices.DeleteFunc(batch, func(w *write) bool { return w.ctx.Err() != nil }) // their callers are gone
+	batch = slices.DeleteFunc(batch, func(w *write) bool {
+		if err := w.ctx.Err(); err != nil {
+			w.done <- err // its caller gave up before it was sent
+			return true
+		}
+		if d, ok := w.ctx.Deadline(); ok && time.Until(d) < minBudget {
+			w.done <- context.DeadlineExceeded
+			return true
+		}
+		return false
+	})
 	if len(batch) == 0 {
 		return
 	}
@@ -217,20 +246,18 @@ func (c *committer) send(ctx context.Context, batch []*write) ([][]pgconn.Comman
 	return tags, first
 }
 
-// batchContext bounds a batch by the latest deadline of its writes (a
-// write whose caller gave up is still committed or not as a whole with
-// the others), without any one caller's cancellation.
+// batchContext bounds a batch by the earliest deadline of its writes,
+// without any one caller's cancellation. A write must not commit after its
+// caller gave up at its deadline: the request was answered 503, and the
+// browser kept the cookie of the session the write replaced. So a batch
+// that outlives one of its writes' deadlines fails as a whole (nothing of
+// it commits), as each write alone would have near that moment.
 func batchContext(batch []*write) (context.Context, context.CancelFunc) {
-	var last time.Time
+	first := time.Now().Add(batchTimeout)
 	for _, w := range batch {
-		d, ok := w.ctx.Deadline()
-		if !ok {
-			last = time.Now().Add(batchTimeout)
-			break
-		}
-		if d.After(last) {
-			last = d
+		if d, ok := w.ctx.Deadline(); ok && d.Before(first) {
+			first = d
 		}
 	}
-	return context.WithDeadline(context.Background(), last)
+	return context.WithDeadline(context.Background(), first)
 }

@@ -169,3 +169,44 @@ func TestGroupCommitConcurrent(t *testing.T) {
 	b, _ := session.GroupCommits(s)
 	t.Logf("%d writes in %d shared batches (and the rest alone)", workers*steps, b)
 }
+
+// TestGroupCommitNoCommitAfterTheDeadline: a re-key whose caller gave up at
+// its deadline (the request was answered 503, the browser kept its old
+// cookie) must not commit later with its batch: the old session stays and
+// the new one never appears.
+func TestGroupCommitNoCommitAfterTheDeadline(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool := migratedPool(t)
+	pid := profileMaker(pool)(t)
+	s := session.NewPostgres(pool)
+	if err := s.ReplaceSession(ctx, cookie.Hash{}, live("old", pid)); err != nil {
+		t.Fatal(err)
+	}
+	// Hold the table so that the batch waits past the caller's deadline.
+	lock, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lock.Exec(ctx, "LOCK TABLE extauthz_sessions IN EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = s.ReplaceSession(short, hashOf("old"), live("new", pid))
+	if !authz.IsTransient(err) {
+		t.Fatalf("a re-key past its deadline = %v, want a transient error", err)
+	}
+	if err := lock.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for !session.GroupCommitIdle(s) {
+		time.Sleep(time.Millisecond) // poll interval
+	}
+	if _, err := s.GetSession(ctx, hashOf("old")); err != nil {
+		t.Errorf("the old session after the abandoned re-key: %v", err)
+	}
+	if got, err := s.GetSession(ctx, hashOf("new")); !errors.Is(err, authz.ErrNotFound) {
+		t.Errorf("the new session of the abandoned re-key = %+v, %v; want not found", got, err)
+	}
+}

@@ -15,3 +15,10 @@ func WithGroupCommit(p *Postgres, linger time.Duration, maxBatch int) *Postgres 
 func GroupCommits(p *Postgres) (batches, fallbacks uint64) {
 	return p.writes.batches.Load(), p.writes.fallbacks.Load()
 }
+
+// GroupCommitIdle reports whether p has no write pending or in flight.
+func GroupCommitIdle(p *Postgres) bool {
+	p.writes.mu.Lock()
+	defer p.writes.mu.Unlock()
+	return p.writes.running == 0 && len(p.writes.pending) == 0
+}
