@@ -242,6 +242,9 @@ func TestBench(t *testing.T) {
 
 	// Distinct live sessions: every request presents a random one of n.
 	report("## Distinct live sessions (cache_memory default, 256MiB for all caches), uniform random choice, %s each\n\n", d)
+	if *smoke {
+		report("Smoke run: the %d row stands for the 1M-session row.\n\n", tiers[len(tiers)-1])
+	}
 	report("Each row first touches every one of its sessions once (the cache holds them all), then measures. " +
 		"GC pauses are the collector's stop-the-world pauses (go_gc_duration_seconds): the collections during the measurement, " +
 		"their mean pause, and the longest of the last 256 pauses (at least their p99).\n\n")
