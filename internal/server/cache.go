@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"log/slog"
+	"math"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -30,6 +32,7 @@ type caches struct {
 	sess     *cache.Sessions
 	tok      *cache.Tokens
 	listener *cache.Listener // nil without a change feed
+	budget   *cache.Budget   // cache_memory, shared by every cache
 	m        *metrics.Metrics
 	// feeds are told the change feed's events besides the caches (the
 	// ledger of back-channel logouts).
@@ -39,7 +42,11 @@ type caches struct {
 // newCaches prepares the caches cfg asks for; the wrapping happens as
 // New asks for each store.
 func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logger, feeds ...cache.Invalidator) *caches {
-	c := &caches{on: st.pool != nil && cfg.CacheSize > 0, m: m, feeds: feeds}
+	if cfg.CacheSize != config.CacheSizeUnset {
+		log.Warn("cache_size is deprecated: cache_memory bounds the caches together; cache_size still caps each cache's entries and 0 turns them off",
+			"cache_size", cfg.CacheSize, "cache_memory", cfg.CacheMemory.String())
+	}
+	c := &caches{on: st.pool != nil && cfg.CacheMemory > 0 && cfg.CacheSize != 0, m: m, feeds: feeds}
 	if !c.on {
 		return c
 	}
@@ -47,9 +54,14 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 	if neg == 0 {
 		neg = -1 // cache.Options: < 0 is off
 	}
+	c.budget = cache.NewBudget(cacheBudget(int64(cfg.CacheMemory), debug.SetMemoryLimit(-1), log))
+	var feed *cache.Feed
+	if cfg.ChangeFeed {
+		feed = cache.NewFeed()
+	}
 	c.opts = func(name string) cache.Options {
 		return cache.Options{
-			Size: cfg.CacheSize, TTL: cfg.CacheTTL, NegativeTTL: neg,
+			Size: max(cfg.CacheSize, 0), Budget: c.budget, Feed: feed, TTL: cfg.CacheTTL, NegativeTTL: neg,
 			Hits: m.CacheHits.WithLabelValues(name), Misses: m.CacheMisses.WithLabelValues(name),
 			Refreshes: m.CacheRefreshes.WithLabelValues(name),
 		}
@@ -60,6 +72,7 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 			Caches:      []cache.Invalidator{c},
 			Log:         log.With("component", "change_feed"),
 			Up:          m.ListenerUp,
+			Feed:        feed,
 			Lag:         m.InvalidationLag,
 		})
 	} else {
@@ -150,6 +163,40 @@ func (c *caches) checks() []ops.Check {
 		return nil
 	}
 	return []ops.Check{{Name: "change_feed", Fn: c.listener.Ready, Optional: true}}
+}
+
+// cacheBudget is cache_memory, or half the Go memory limit when one is
+// set (GOMEMLIMIT, which the Kubernetes manifests derive from the
+// container's limit) and that is less: the caches must leave room for
+// everything else, or the collector would run without pause and the
+// container be killed.
+func cacheBudget(configured, goLimit int64, log *slog.Logger) int64 {
+	if goLimit == math.MaxInt64 || configured <= goLimit/2 {
+		return configured
+	}
+	log.Warn("cache_memory is more than half the Go memory limit (GOMEMLIMIT): the caches use half of it",
+		"cache_memory_bytes", configured, "memory_limit_bytes", goLimit, "cache_budget_bytes", goLimit/2)
+	return goLimit / 2
+}
+
+// memoryHeadroom is the room above cache_memory that the Go soft memory
+// limit leaves for everything else a replica holds (requests in flight,
+// buffers, the runtime).
+const memoryHeadroom = 128 << 20
+
+// limitMemory sets the Go runtime's soft memory limit to cache_memory plus
+// memoryHeadroom, unless the operator set one (GOMEMLIMIT). The caches are
+// most of a busy replica's heap and give the collector nothing to trace
+// (pkg/cache), so collecting more often near the limit is cheap, while
+// the collector's default headroom (the heap may grow to twice what is
+// live) would double their memory.
+func (c *caches) limitMemory(getenv func(string) string, log *slog.Logger) {
+	if !c.on || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	limit := c.budget.Limit() + memoryHeadroom // no GOMEMLIMIT: the budget is cache_memory
+	debug.SetMemoryLimit(limit)
+	log.Info("Go soft memory limit set from cache_memory", "limit_bytes", limit)
 }
 
 // run starts the change feed in g until ctx ends.

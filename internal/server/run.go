@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -124,6 +125,7 @@ func (s *Server) Run(ctx context.Context) error {
 		g.Go(func() error { s.warmPool(gctx, serving); return nil })
 		g.Go(func() error { s.collectGarbage(gctx); return nil })
 	}
+	s.caches.limitMemory(os.Getenv, s.log)
 	s.caches.run(gctx, g)
 	g.Go(func() error { s.identity.run(gctx); return nil })
 	g.Go(func() error {

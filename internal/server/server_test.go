@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -111,7 +113,7 @@ func TestCacheHitRecordsMetricAndSkipsStore(t *testing.T) {
 }
 
 // The in-memory store is memory already: it gets no cache, whatever
-// cache_size says, and the engine reads it through the metrics decorator.
+// cache_memory says, and the engine reads it through the metrics decorator.
 func TestMemoryStoresAreNotCached(t *testing.T) {
 	cfg := testConfig()
 	cfg.SeedProfiles = []config.SeedProfile{{Email: "alice@example.com", Active: true}}
@@ -330,4 +332,54 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// cache_memory is one budget for every cache; the deprecated cache_size,
+// when set, still caps entries (0 still turns the caches off) and is
+// warned about.
+func TestCacheMemoryKeys(t *testing.T) {
+	dbURL := pgtest.URL(t)
+	for _, tt := range []struct {
+		name        string
+		memory      config.ByteSize
+		size        int
+		on, warning bool
+	}{
+		{"defaults", config.DefaultCacheMemory, config.CacheSizeUnset, true, false},
+		{"cache_memory 0", 0, config.CacheSizeUnset, false, false},
+		{"cache_size 0", config.DefaultCacheMemory, 0, false, true},
+		{"cache_size as a cap", 64 << 20, 1000, true, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := testConfig()
+			cfg.DatabaseURL, cfg.Migrate = dbURL, true
+			cfg.CacheMemory, cfg.CacheSize = tt.memory, tt.size
+			out := &lockedBuffer{}
+			s := newServer(t, cfg, out)
+			if s.caches.on != tt.on {
+				t.Fatalf("caches on = %v, want %v", s.caches.on, tt.on)
+			}
+			if tt.on && s.caches.budget.Limit() != int64(tt.memory) {
+				t.Errorf("budget %d, want %d", s.caches.budget.Limit(), tt.memory)
+			}
+			if warned := strings.Contains(out.String(), "cache_size is deprecated"); warned != tt.warning {
+				t.Errorf("deprecation warning %v, want %v:\n%s", warned, tt.warning, out.String())
+			}
+		})
+	}
+}
+
+// With a Go memory limit (GOMEMLIMIT, from the container's limit) the
+// caches take at most half of it.
+func TestCacheBudgetWithinTheMemoryLimit(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for _, tt := range []struct{ configured, goLimit, want int64 }{
+		{256 << 20, math.MaxInt64, 256 << 20},
+		{256 << 20, 256 << 20, 128 << 20},
+		{64 << 20, 256 << 20, 64 << 20},
+	} {
+		if got := cacheBudget(tt.configured, tt.goLimit, log); got != tt.want {
+			t.Errorf("cacheBudget(%d, %d) = %d, want %d", tt.configured, tt.goLimit, got, tt.want)
+		}
+	}
 }

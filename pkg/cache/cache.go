@@ -27,8 +27,14 @@ type Counter interface{ Inc() }
 // Options tune one cache.
 type Options struct {
 	// Size bounds the number of entries (positive and negative); <= 0 uses
-	// DefaultSize. Memory is bounded by it, not by traffic.
+	// DefaultSize without a Budget and no entry bound with one. Memory is
+	// bounded by them, not by traffic.
 	Size int
+	// Budget, if set, bounds this cache and the others sharing it in bytes.
+	Budget *Budget
+	// Feed, if set, is the change feed's state: while it is up, entries
+	// live FeedLifetime TTLs (see Feed).
+	Feed *Feed
 	// TTL bounds the age of a positive answer; <= 0 uses DefaultTTL.
 	TTL time.Duration
 	// NegativeTTL bounds the age of a cached "not found"; 0 uses
@@ -51,19 +57,24 @@ func (nopCounter) Inc() {}
 var errCachedNotFound = fmt.Errorf("cache: %w", authz.ErrNotFound)
 
 // kind is what a decorator tells the core about its keys and answers.
-type kind[K comparable, V any] struct {
+// K is the key callers look up; S is what the cache keeps of it (K
+// itself, or a fixed-size prefix of a hash).
+type kind[K, S comparable, V, E any] struct {
 	load    func(context.Context, K) (V, error) // the store lookup behind the cache
-	hash    func(K) uint64                      // shard of K
+	key     func(K) S                           // the cache's key for K; allocates nothing
+	hash    func(S) uint64                      // shard of a key
 	flight  func(K) string                      // singleflight key of K
 	expires func(V) (time.Time, bool)           // the answer's own end of life, if it has one
-	retain  func(K, V) (K, V)                   // copies of k and v that share no memory with the request
+	retain  func(S) S                           // a copy of a key that shares no memory with the request
+	codec   codec[S, V, E]                      // how an answer is laid out in the cache
 }
 
 // core is the lookup logic the three decorators share: an lru plus
 // singleflight, TTLs and counters.
-type core[K comparable, V any] struct {
-	kind[K, V]
-	lru        *lru[K, V]
+type core[K, S comparable, V, E any] struct {
+	kind[K, S, V, E]
+	lru        *lru[S, V, E]
+	feed       *Feed
 	group      singleflight.Group
 	now        func() time.Time
 	ttl        time.Duration
@@ -77,8 +88,8 @@ type core[K comparable, V any] struct {
 	joined func()
 }
 
-func newCore[K comparable, V any](o Options, kd kind[K, V]) *core[K, V] {
-	if o.Size <= 0 {
+func newCore[K, S comparable, V, E any](o Options, kd kind[K, S, V, E]) *core[K, S, V, E] {
+	if o.Size <= 0 && o.Budget == nil {
 		o.Size = DefaultSize
 	}
 	if o.TTL <= 0 {
@@ -99,8 +110,10 @@ func newCore[K comparable, V any](o Options, kd kind[K, V]) *core[K, V] {
 	if o.Refreshes == nil {
 		o.Refreshes = nopCounter{}
 	}
-	return &core[K, V]{
-		kind: kd, lru: newLRU[K, V](o.Size, kd.hash, o.Now()), now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
+	l := newLRU(o.Size, kd.hash, o.Now(), kd.codec, o.Budget)
+	l.feed, l.ttl = o.Feed, o.TTL
+	return &core[K, S, V, E]{
+		kind: kd, lru: l, feed: o.Feed, now: o.Now, ttl: o.TTL, negTTL: o.NegativeTTL,
 		hits: o.Hits, misses: o.Misses, refreshes: o.Refreshes,
 	}
 }
@@ -108,7 +121,7 @@ func newCore[K comparable, V any](o Options, kd kind[K, V]) *core[K, V] {
 // get answers k from memory, starting a background reload when the entry
 // is near the end of its TTL, or else from the store. A hit allocates
 // nothing.
-func (c *core[K, V]) get(ctx context.Context, k K) (V, error) {
+func (c *core[K, S, V, E]) get(ctx context.Context, k K) (V, error) {
 	if v, ok, due, err := c.hit(k); ok {
 		if due {
 			c.refresh(k)
@@ -120,8 +133,8 @@ func (c *core[K, V]) get(ctx context.Context, k K) (V, error) {
 
 // hit answers k from memory if it can. It allocates nothing. due asks the
 // caller to start refresh: the entry is near the end of its TTL.
-func (c *core[K, V]) hit(k K) (v V, ok, due bool, err error) {
-	v, neg, due, ok := c.lru.get(k, c.now())
+func (c *core[K, S, V, E]) hit(k K) (v V, ok, due bool, err error) {
+	v, neg, due, ok := c.lru.get(c.key(k), c.now())
 	if !ok {
 		var zero V
 		return zero, false, false, nil
@@ -141,7 +154,7 @@ const refreshTimeout = 2 * time.Second
 // and its next request does not wait for the store. The entry being
 // refreshed keeps answering until its own deadline: a reload that fails
 // leaves it to expire as it would have.
-func (c *core[K, V]) refresh(k K) {
+func (c *core[K, S, V, E]) refresh(k K) {
 	c.refreshes.Inc()
 	c.refreshing.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
@@ -158,12 +171,19 @@ func (c *core[K, V]) refresh(k K) {
 // it: at three quarters of the TTL plus up to an eighth of jitter, so that
 // entries loaded together are not reloaded together. An answer that ends
 // before its TTL is not reloaded: it is about to die anyway.
-func (c *core[K, V]) lifetime(start time.Time, v V) (deadline, refreshAt time.Time) {
-	deadline = start.Add(c.ttl)
-	if end, ok := c.expires(v); ok && end.Before(deadline) {
-		return end, time.Time{}
+//
+// While the change feed is up the TTL is FeedLifetime times longer (and
+// long says so): the feed keeps the entry right (see Feed).
+func (c *core[K, S, V, E]) lifetime(start time.Time, v V) (deadline, refreshAt time.Time, long bool) {
+	ttl := c.ttl
+	if c.feed.Up() {
+		ttl, long = ttl*FeedLifetime, true
 	}
-	return deadline, start.Add(c.ttl*3/4 + rand.N(c.ttl/8+1))
+	deadline = start.Add(ttl)
+	if end, ok := c.expires(v); ok && end.Before(deadline) {
+		return end, time.Time{}, long
+	}
+	return deadline, start.Add(ttl*3/4 + rand.N(ttl/8+1)), long
 }
 
 // flightResult is what one collapsed store trip hands to every caller.
@@ -179,11 +199,11 @@ const maxCollapse = 2
 // fill answers k from the store: concurrent misses of one key share one
 // trip. A caller that saw an invalidation the trip it joined predates does
 // not take that trip's answer; it starts a new one.
-func (c *core[K, V]) fill(ctx context.Context, k K) (V, error) {
+func (c *core[K, S, V, E]) fill(ctx context.Context, k K) (V, error) {
 	c.misses.Inc()
 	key := c.flight(k)
 	for range maxCollapse {
-		mine := c.lru.seq(k)
+		mine := c.lru.seq(c.key(k))
 		ch := c.group.DoChan(key, func() (any, error) {
 			// The trip serves every caller that joins it: one caller
 			// going away must not fail the others, but the trip keeps the
@@ -215,33 +235,30 @@ func (c *core[K, V]) fill(ctx context.Context, k K) (V, error) {
 // loadAndStore goes to the store and caches what may be cached: an answer
 // (until the TTL or its own end of life, whichever is first) and a "not
 // found" (for the negative TTL). Errors are never cached.
-func (c *core[K, V]) loadAndStore(ctx context.Context, k K) (V, uint64, error) {
-	seq := c.lru.seq(k)
+func (c *core[K, S, V, E]) loadAndStore(ctx context.Context, k K) (V, uint64, error) {
+	seq := c.lru.seq(c.key(k))
 	start := c.now()
 	v, err := c.load(ctx, k)
 	switch {
 	case err == nil:
-		if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-			ck, cv := c.retain(k, v)
-			c.lru.add(ck, cv, false, deadline, refreshAt, seq)
+		if deadline, refreshAt, long := c.lifetime(start, v); start.Before(deadline) {
+			c.lru.add(c.retain(c.key(k)), v, false, long, deadline, refreshAt, seq)
 		}
 	case authz.IsTransient(err):
 		// Never cached: the next request asks the store again.
 	case errors.Is(err, authz.ErrNotFound) && c.negTTL > 0:
 		var zero V
-		ck, _ := c.retain(k, zero)
-		c.lru.add(ck, zero, true, start.Add(c.negTTL), time.Time{}, seq)
+		c.lru.add(c.retain(c.key(k)), zero, true, false, start.Add(c.negTTL), time.Time{}, seq)
 	}
 	return v, seq, err
 }
 
 // store caches v for k after a write through the decorator, unless k's
 // shard was invalidated since seq.
-func (c *core[K, V]) store(k K, v V, seq uint64) {
+func (c *core[K, S, V, E]) store(k K, v V, seq uint64) {
 	start := c.now()
-	if deadline, refreshAt := c.lifetime(start, v); start.Before(deadline) {
-		ck, cv := c.retain(k, v)
-		c.lru.add(ck, cv, false, deadline, refreshAt, seq)
+	if deadline, refreshAt, long := c.lifetime(start, v); start.Before(deadline) {
+		c.lru.add(c.retain(c.key(k)), v, false, long, deadline, refreshAt, seq)
 	}
 }
 

@@ -247,13 +247,13 @@ func TestBound(t *testing.T) {
 		t.Fatalf("Len = %d after 10 keys, want 3", n)
 	}
 	// A large cache is sharded; its bound still holds.
-	big := newLRU[int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }, time.Now())
+	big := newLRU[int, int, int](100_000, func(k int) uint64 { return uint64(k) * 0x9E3779B97F4A7C15 }, time.Now(), valueCodec[int, int]{}, nil)
 	if len(big.shards) < 2 {
 		t.Fatalf("a 100k cache has %d shard(s)", len(big.shards))
 	}
 	far := time.Now().Add(time.Hour)
 	for i := range 300_000 {
-		big.add(i, i, false, far, time.Time{}, big.seq(i))
+		big.add(i, i, false, false, far, time.Time{}, big.seq(i))
 	}
 	if n := big.len(); n > 100_000+len(big.shards) || n < 90_000 {
 		t.Fatalf("sharded cache holds %d entries, want about 100000", n)
@@ -281,7 +281,7 @@ func TestLRUOrder(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
 	far := now.Add(time.Hour)
-	c := newLRU[string, int](3, hashString, now)
+	c := newLRU[string, int, int](3, hashString, now, valueCodec[string, int]{}, nil)
 	order := func() []string {
 		s := &c.shards[0]
 		var keys []string
@@ -299,7 +299,7 @@ func TestLRUOrder(t *testing.T) {
 			t.Fatalf("len %d, want %d", c.len(), len(keys))
 		}
 	}
-	add := func(k string, v int) { c.add(k, v, false, far, time.Time{}, c.seq(k)) }
+	add := func(k string, v int) { c.add(k, v, false, false, far, time.Time{}, c.seq(k)) }
 	add("a", 1)
 	add("b", 2)
 	add("c", 3)
@@ -315,7 +315,7 @@ func TestLRUOrder(t *testing.T) {
 	if v, _, _, _ := c.get("c", now); v != 30 {
 		t.Fatalf("c = %d", v)
 	}
-	c.add("e", 5, false, now.Add(time.Second), time.Time{}, c.seq("e"))
+	c.add("e", 5, false, false, now.Add(time.Second), time.Time{}, c.seq("e"))
 	if _, _, _, ok := c.get("e", now.Add(time.Second)); ok {
 		t.Fatal("an entry at its deadline was served")
 	}
@@ -803,10 +803,10 @@ func TestEntriesShareNoMemoryWithTheRequest(t *testing.T) {
 	}
 	for i := range sessions.c.lru.shards {
 		sh := &sessions.c.lru.shards[i]
-		for _, j := range sh.m {
-			e := sh.nodes[j]
-			if inRequest(e.val.Email) || inRequest(e.val.App) {
-				t.Errorf("session entry shares the request's memory: %+v", e.val)
+		for k, j := range sh.m {
+			e := sessionCodec{}.decode(&sh.arena, k, &sh.nodes[j].val)
+			if inRequest(e.Email) || inRequest(e.App) || inRequest(e.IdentityKey) {
+				t.Errorf("session entry shares the request's memory: %+v", e)
 			}
 		}
 	}
@@ -884,4 +884,43 @@ func TestSessionBindRereads(t *testing.T) {
 	if s, _ := c.GetSession(ctx, h); s.Apps[0] != "wiki" {
 		t.Fatalf("a caller wrote into the cached entry: %v", s.Apps)
 	}
+}
+
+// TestFeedLifetime: while the change feed is up an entry outlives the TTL
+// (the feed keeps it right); once the feed is down it is used for at most
+// one TTL after the feed last delivered, and entries loaded while it is
+// down get the plain TTL.
+func TestFeedLifetime(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	clk := newClock()
+	store, _ := profileStore(map[string]authz.Profile{"a@x.io": {ID: "1", Email: "a@x.io", Active: true}})
+	feed := NewFeed()
+	feed.connected(clk.Now())
+	c := NewProfiles(store, Options{Size: 10, TTL: 10 * time.Second, Feed: feed, Now: clk.Now})
+	look := func(what string, wantCalls int64) {
+		t.Helper()
+		if p, err := c.LookupProfile(ctx, "a@x.io"); err != nil || p.ID != "1" {
+			t.Fatalf("%s: %+v, %v", what, p, err)
+		}
+		if n := store.calls.Load(); n != wantCalls {
+			t.Fatalf("%s: %d store calls, want %d", what, n, wantCalls)
+		}
+	}
+	look("first", 1)
+	clk.Advance(100 * time.Second) // ten TTLs, the feed up
+	feed.alive(clk.Now())
+	look("ten TTLs later, feed up", 1)
+	feed.lost()
+	clk.Advance(9 * time.Second)
+	look("feed lost, within a TTL of its last delivery", 1)
+	clk.Advance(time.Second)
+	look("feed lost a TTL ago", 2)
+	clk.Advance(9 * time.Second)
+	look("loaded while the feed is down, within the TTL", 2)
+	clk.Advance(time.Second)
+	look("loaded while the feed is down, a TTL later", 3)
+	feed.connected(clk.Now())
+	clk.Advance(FeedLifetime*10*time.Second - time.Second)
+	look("loaded while down: the plain TTL even once the feed is back", 4)
 }

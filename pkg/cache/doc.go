@@ -6,12 +6,19 @@
 //
 // # Contract
 //
-//   - Bounded: at most Options.Size entries per cache, positive and
-//     negative together; the least recently used entry makes room.
+//   - Bounded: by a Budget of bytes shared by every cache (cache_memory:
+//     an insert beyond it evicts least recently used entries of the caches
+//     in proportion to what each holds), and by Options.Size entries per
+//     cache when set, positive and negative together; the least recently
+//     used entry makes room.
 //   - A positive answer lives until Options.TTL after it was read, a
 //     session never past its ExpiresAt, an access token never past its
-//     ExpiresAt. Expired entries are never served, not even when the store
-//     is down (decision row 6: a *fresh* cached answer is used, else 503).
+//     ExpiresAt. While the change feed is up (Options.Feed) the TTL is
+//     FeedLifetime times longer, since the feed keeps entries right; once
+//     the feed is down such an entry is used for at most one TTL after the
+//     feed last delivered. Expired entries are never served, not even when
+//     the store is down (decision row 6: a *fresh* cached answer is used,
+//     else 503).
 //   - Refresh ahead: the first hit on a positive entry past 3/4 of its TTL
 //     (plus up to 1/8 of jitter) is answered from memory and reloads the
 //     entry in the background, one reload per entry, sharing a trip with
@@ -63,7 +70,11 @@
 // allocates nothing (see BenchmarkHit*). The layout is chosen for the
 // garbage collector, which traces the whole cache on every cycle while
 // requests run: entries sit in one slab per shard linked by index, the map
-// holds indexes, and an entry's strings share one allocation
-// (BenchmarkGCFullCache: a full collection over 100,000 cached sessions
-// went from 20 to about 9 ms).
+// holds indexes, and a session entry holds no pointer at all: its strings
+// live in the shard's append-only arena (a hit hands out views of it),
+// its times are integers and its key is the first 128 bits of the token
+// hash (codec.go). The collector's scan work is then the same for 0, 100,000
+// and 1,000,000 cached sessions (BenchmarkGCFullCache reports the scannable
+// heap: about 160 KB, 170 KB and 240 KB), and a session costs about 230
+// bytes.
 package cache

@@ -38,6 +38,9 @@ type ListenerConfig struct {
 	Now func() time.Time
 	// Up is set to 1 while the feed is connected, 0 otherwise (optional).
 	Up Gauge
+	// Feed, if set, is told when the feed connects, delivers and is lost,
+	// for the caches' lifetimes (see Feed).
+	Feed *Feed
 	// Lag observes, in seconds, publish-to-eviction time of stamped events
 	// (optional).
 	Lag Observer
@@ -125,6 +128,13 @@ func (l *Listener) Ready(context.Context) error {
 
 func (l *Listener) setUp(up bool) {
 	l.up.Store(up)
+	if l.cfg.Feed != nil {
+		if up {
+			l.cfg.Feed.connected(l.cfg.Now())
+		} else {
+			l.cfg.Feed.lost()
+		}
+	}
 	if l.cfg.Up != nil {
 		if up {
 			l.cfg.Up.Set(1)
@@ -147,6 +157,13 @@ func (l *Listener) down(err error) {
 		l.cfg.Log.Debug("change feed: connect failed", "err", err)
 	}
 	l.report.Fail(err, "was_connected", wasUp)
+}
+
+// alive tells the caches' Feed that the feed just delivered.
+func (l *Listener) alive() {
+	if l.cfg.Feed != nil {
+		l.cfg.Feed.alive(l.cfg.Now())
+	}
 }
 
 // Run follows the feed until ctx ends, reconnecting with capped exponential
@@ -214,6 +231,7 @@ func (l *Listener) session(ctx context.Context) error {
 		switch {
 		case err == nil:
 			l.apply(n.Payload)
+			l.alive()
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded) && !conn.IsClosed():
@@ -224,6 +242,7 @@ func (l *Listener) session(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("keepalive: %w", err)
 			}
+			l.alive()
 		default:
 			return fmt.Errorf("wait: %w", err)
 		}

@@ -191,14 +191,18 @@ func TestListenerServerRestart(t *testing.T) {
 	if _, err := profiles.AddProfile(ctx, "b@example.com", "", true, false); err != nil {
 		t.Fatal(err)
 	}
-	pc := cache.NewProfiles(profiles, cache.Options{TTL: time.Hour})
+	feed := cache.NewFeed()
+	pc := cache.NewProfiles(profiles, cache.Options{TTL: time.Hour, Feed: feed})
 	up := &gauge{}
 	l := cache.NewListener(cache.ListenerConfig{
-		DatabaseURL: dbURL, Caches: []cache.Invalidator{pc}, Up: up,
+		DatabaseURL: dbURL, Caches: []cache.Invalidator{pc}, Up: up, Feed: feed,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 	})
 	runListener(t, l)
 	eventually(t, "listener up", 10*time.Second, l.Up)
+	if !feed.Up() {
+		t.Fatal("the caches' feed is down while the listener is up")
+	}
 	if _, err := pc.LookupProfile(ctx, "b@example.com"); err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +210,8 @@ func TestListenerServerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "listener down", 10*time.Second, func() bool { return !l.Up() })
-	if err := l.Ready(ctx); err == nil || !strings.Contains(err.Error(), "change feed down") || up.get() != 0 {
-		t.Fatalf("Ready while down = %v, gauge %v", err, up.get())
+	if err := l.Ready(ctx); err == nil || !strings.Contains(err.Error(), "change feed down") || up.get() != 0 || feed.Up() {
+		t.Fatalf("Ready while down = %v, gauge %v, feed up %v", err, up.get(), feed.Up())
 	}
 	// The caches keep answering within their TTL while the feed is down.
 	if got, err := pc.LookupProfile(ctx, "b@example.com"); err != nil || got.Email != "b@example.com" {
@@ -216,7 +220,7 @@ func TestListenerServerRestart(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "listener back", 30*time.Second, func() bool { return l.Up() && l.Connects() == 2 })
+	eventually(t, "listener back", 30*time.Second, func() bool { return l.Up() && l.Connects() == 2 && feed.Up() })
 	if pc.Len() != 0 {
 		t.Fatal("caches not purged on reconnect")
 	}

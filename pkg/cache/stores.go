@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/maphash"
-	"slices"
 	"strings"
 	"time"
 
@@ -38,12 +37,25 @@ func hashToken(h cookie.Hash) uint64 { return binary.LittleEndian.Uint64(h[:8]) 
 
 func tokenFlight(h cookie.Hash) string { return string(h[:]) }
 
+// tokenKey is what the session cache keeps of a token hash: its first 128
+// bits. Two live tokens sharing them by chance is as likely as a random
+// 128-bit collision, and presenting a cookie whose hash shares them with
+// another's would take a second preimage of SHA-256 truncated to 128
+// bits; either way the hash is no less unique than the random token
+// behind it needs. The map slot and the node are 32 bytes smaller per
+// session for it.
+type tokenKey [16]byte
+
+func shortToken(h cookie.Hash) tokenKey { return tokenKey(h[:16]) }
+
+func hashShortToken(k tokenKey) uint64 { return binary.LittleEndian.Uint64(k[:8]) }
+
 func identity(s string) string { return s }
 
 // Profiles caches an authz.ProfileSource by normalised email.
 type Profiles struct {
 	next authz.ProfileSource
-	c    *core[string, authz.Profile]
+	c    *core[string, string, authz.Profile, authz.Profile]
 }
 
 var (
@@ -53,14 +65,15 @@ var (
 
 // NewProfiles returns a cache in front of next.
 func NewProfiles(next authz.ProfileSource, o Options) *Profiles {
-	return &Profiles{next: next, c: newCore(o, kind[string, authz.Profile]{
+	return &Profiles{next: next, c: newCore(o, kind[string, string, authz.Profile, authz.Profile]{
 		load:    next.LookupProfile,
+		key:     identity,
 		hash:    hashString,
 		flight:  identity,
 		expires: func(authz.Profile) (time.Time, bool) { return time.Time{}, false },
-		retain: func(email string, p authz.Profile) (string, authz.Profile) {
-			return strings.Clone(email), retainProfile(p)
-		},
+		retain:  strings.Clone,
+		codec: valueCodec[string, authz.Profile]{retain: retainProfile, keyLen: func(k string) int { return len(k) },
+			size: func(p authz.Profile) int { return len(p.ID) + len(p.Email) + len(p.Name) + len(p.RegisteredBy) }},
 	})}
 }
 
@@ -107,7 +120,7 @@ func (p *Profiles) Len() int { return p.c.lru.len() }
 // outlives the session's ExpiresAt.
 type Sessions struct {
 	next authz.SessionStore
-	c    *core[cookie.Hash, authz.Session]
+	c    *core[cookie.Hash, tokenKey, authz.Session, sessionEntry]
 }
 
 var (
@@ -117,43 +130,40 @@ var (
 
 // NewSessions returns a cache in front of next.
 func NewSessions(next authz.SessionStore, o Options) *Sessions {
-	return &Sessions{next: next, c: newCore(o, kind[cookie.Hash, authz.Session]{
+	return &Sessions{next: next, c: newCore(o, kind[cookie.Hash, tokenKey, authz.Session, sessionEntry]{
 		load:    next.GetSession,
-		hash:    hashToken,
+		key:     shortToken,
+		hash:    hashShortToken,
 		flight:  tokenFlight,
 		expires: func(s authz.Session) (time.Time, bool) { return s.ExpiresAt, true },
-		retain:  func(h cookie.Hash, s authz.Session) (cookie.Hash, authz.Session) { return h, retainSession(s) },
+		retain:  func(k tokenKey) tokenKey { return k },
+		codec:   sessionCodec{},
 	})}
 }
 
-// GetSession implements authz.SessionStore.
+// GetSession implements authz.SessionStore. A hit's strings are views of
+// the cache's memory, and its Apps and Stale are the caller's own
+// (sessionCodec.decode).
 func (s *Sessions) GetSession(ctx context.Context, h cookie.Hash) (authz.Session, error) {
 	v, err := s.c.get(ctx, h)
-	return own(v), err
+	if err == nil {
+		v.Hash = h
+	}
+	return v, err
 }
 
 // An entry lives as long as the cache keeps it, so it must not share memory
 // with the request that caused it: the gRPC wire path hands out strings
 // that are views of a whole serialized request (an email normalised to
 // itself would keep a kilobyte alive per entry). Entries are copied when
-// they are stored, on a miss or a write, never on a hit.
-
-// The copies of one entry share one allocation: the collector, which
-// traces every entry on every cycle, then has one object to mark per entry
-// instead of one per string.
+// they are stored, on a miss or a write, never on a hit. A session is
+// copied into its shard's arena (sessionCodec); a profile or an access
+// token into one allocation for all its strings, so that the collector has
+// one object to mark per entry instead of one per string.
 
 func retainProfile(p authz.Profile) authz.Profile {
 	pack(&p.ID, &p.Email, &p.Name, &p.RegisteredBy)
 	return p
-}
-
-func retainSession(s authz.Session) authz.Session {
-	pack(&s.ProfileID, &s.IdentityKey, &s.Email, &s.App, &s.Issuer, &s.Subject, &s.SID)
-	s = own(s)
-	for i := range s.Apps {
-		s.Apps[i] = strings.Clone(s.Apps[i])
-	}
-	return s
 }
 
 // pack replaces the strings ss point to with copies in one allocation.
@@ -177,30 +187,16 @@ func pack(ss ...*string) {
 	}
 }
 
-// own gives the caller its own copy of the slices a Session holds, so
-// nobody can write into a cached entry. Only sessions that carry them pay
-// for it: a binding made by an identity change (Stale) or shared by apps
-// (Apps).
-func own(s authz.Session) authz.Session {
-	if len(s.Stale) > 0 {
-		s.Stale = slices.Clone(s.Stale)
-	}
-	if len(s.Apps) > 0 {
-		s.Apps = slices.Clone(s.Apps)
-	}
-	return s
-}
-
 // ReplaceSession implements authz.SessionStore: old is dropped whatever the
 // outcome, next is cached when the store took it.
 func (s *Sessions) ReplaceSession(ctx context.Context, old cookie.Hash, next authz.Session) error {
-	seq := s.c.lru.seq(next.Hash)
+	seq := s.c.lru.seq(shortToken(next.Hash))
 	err := s.next.ReplaceSession(ctx, old, next)
 	if err == nil {
-		s.c.store(next.Hash, own(next), seq)
+		s.c.store(next.Hash, next, seq)
 	}
 	if !old.IsZero() {
-		s.c.lru.remove(old)
+		s.c.lru.remove(shortToken(old))
 	}
 	return err
 }
@@ -209,7 +205,7 @@ func (s *Sessions) ReplaceSession(ctx context.Context, old cookie.Hash, next aut
 // whatever the outcome.
 func (s *Sessions) DeleteSession(ctx context.Context, h cookie.Hash) error {
 	err := s.next.DeleteSession(ctx, h)
-	s.c.lru.remove(h)
+	s.c.lru.remove(shortToken(h))
 	return err
 }
 
@@ -221,13 +217,13 @@ func (s *Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewedAt, e
 	err := s.next.RenewSession(ctx, h, renewedAt, expiresAt)
 	switch {
 	case err == nil:
-		s.c.lru.update(h, func(v *authz.Session) bool {
-			v.RenewedAt, v.ExpiresAt = renewedAt, expiresAt
+		s.c.lru.update(shortToken(h), func(e *sessionEntry) bool {
+			e.renewed, e.expires = unixNano(renewedAt), unixNano(expiresAt)
 			return true
 		})
 	case authz.IsTransient(err):
 	default:
-		s.c.lru.remove(h)
+		s.c.lru.remove(shortToken(h))
 	}
 	return err
 }
@@ -236,7 +232,7 @@ func (s *Sessions) RenewSession(ctx context.Context, h cookie.Hash, renewedAt, e
 // the outcome, and the next read sees the store's row with its new app.
 func (s *Sessions) BindSession(ctx context.Context, h cookie.Hash, app string, stale []cookie.Hash, at time.Time) error {
 	err := s.next.BindSession(ctx, h, app, stale, at)
-	s.c.lru.remove(h)
+	s.c.lru.remove(shortToken(h))
 	return err
 }
 
@@ -246,7 +242,7 @@ func (s *Sessions) Invalidate(ev notify.Event) {
 		return
 	}
 	if h, err := ev.TokenHash(); err == nil {
-		s.c.lru.remove(h)
+		s.c.lru.remove(shortToken(h))
 	}
 }
 
@@ -264,7 +260,7 @@ func (s *Sessions) Len() int { return s.c.lru.len() }
 // it (the answer embeds the profile).
 type Tokens struct {
 	next authz.AccessTokenStore
-	c    *core[cookie.Hash, authz.AccessToken]
+	c    *core[cookie.Hash, cookie.Hash, authz.AccessToken, authz.AccessToken]
 }
 
 var (
@@ -274,14 +270,21 @@ var (
 
 // NewTokens returns a cache in front of next.
 func NewTokens(next authz.AccessTokenStore, o Options) *Tokens {
-	return &Tokens{next: next, c: newCore(o, kind[cookie.Hash, authz.AccessToken]{
+	return &Tokens{next: next, c: newCore(o, kind[cookie.Hash, cookie.Hash, authz.AccessToken, authz.AccessToken]{
 		load:    next.LookupAccessToken,
+		key:     func(h cookie.Hash) cookie.Hash { return h },
 		hash:    hashToken,
 		flight:  tokenFlight,
 		expires: func(t authz.AccessToken) (time.Time, bool) { return t.ExpiresAt, !t.ExpiresAt.IsZero() },
-		retain: func(h cookie.Hash, t authz.AccessToken) (cookie.Hash, authz.AccessToken) {
-			pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name, &t.Profile.RegisteredBy)
-			return h, t
+		retain:  func(h cookie.Hash) cookie.Hash { return h },
+		codec: valueCodec[cookie.Hash, authz.AccessToken]{
+			retain: func(t authz.AccessToken) authz.AccessToken {
+				pack(&t.ProfileID, &t.Name, &t.Profile.ID, &t.Profile.Email, &t.Profile.Name, &t.Profile.RegisteredBy)
+				return t
+			},
+			size: func(t authz.AccessToken) int {
+				return len(t.ProfileID) + len(t.Name) + len(t.Profile.ID) + len(t.Profile.Email) + len(t.Profile.Name) + len(t.Profile.RegisteredBy)
+			},
 		},
 	})}
 }

@@ -77,8 +77,12 @@ type Config struct {
 	// connection; a registration waits for a slot within its deadline, then
 	// gets 429 as well. 0: no bound.
 	AutoRegisterConcurrency int `yaml:"auto_register_concurrency"`
-	// CacheSize bounds each in-process cache (profiles, sessions, access
-	// tokens) in entries; 0 turns the caches off.
+	// CacheMemory bounds the in-process caches (profiles, sessions, access
+	// tokens) together, in bytes; 0 turns the caches off.
+	CacheMemory ByteSize `yaml:"cache_memory"`
+	// CacheSize is deprecated (cache_memory bounds the caches): when set,
+	// it also caps each cache's entries, and 0 still turns the caches off.
+	// CacheSizeUnset (the default) leaves the caches to cache_memory.
 	CacheSize int `yaml:"cache_size"`
 	// CacheTTL bounds the age of a cached answer when the change feed is
 	// down (with it, changes evict at once).
@@ -345,6 +349,15 @@ type SeedProfile struct {
 	Blocked bool   `yaml:"blocked"`
 }
 
+// Cache defaults.
+const (
+	// DefaultCacheMemory holds about a million sessions (a cached session
+	// takes some 230 bytes).
+	DefaultCacheMemory ByteSize = 256 << 20
+	// CacheSizeUnset is cache_size when nobody set it.
+	CacheSizeUnset = -1
+)
+
 // Default returns the documented defaults; it matches authz.DefaultPolicy.
 func Default() Config {
 	p := authz.DefaultPolicy(authz.DefaultApp)
@@ -362,7 +375,8 @@ func Default() Config {
 		AutoRegisterBurst:       200,
 		AutoRegisterConcurrency: 8,
 		GRPCCodec:               GRPCCodecWire,
-		CacheSize:               100_000,
+		CacheMemory:             DefaultCacheMemory,
+		CacheSize:               CacheSizeUnset,
 		CacheTTL:                30 * time.Second,
 		NegativeCacheTTL:        2 * time.Second,
 		ChangeFeed:              true,

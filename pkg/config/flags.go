@@ -90,7 +90,8 @@ func serviceBindings(c *Config) []binding {
 		{key: "auto_register_concurrency", usage: "registrations one replica has in flight at once (0: no bound); others wait within their deadline, then 429", value: &intValue{&c.AutoRegisterConcurrency}},
 		{key: "max_sessions_per_profile", usage: "live sessions one profile keeps per app; one more revokes the least recently renewed (0: no cap)", value: &intValue{&c.MaxSessionsPerProfile}},
 		{key: "shutdown_delay", usage: "how long to keep answering checks after SIGTERM while NOT_SERVING, before draining", value: &durationValue{&c.ShutdownDelay}},
-		{key: "cache_size", usage: "entries per in-process cache (profiles, sessions, tokens); 0 turns caching off", value: &intValue{&c.CacheSize}},
+		{key: "cache_memory", usage: "memory for the in-process caches (profiles, sessions, tokens) together, e.g. 256MiB; 0 turns caching off", value: &byteSizeValue{&c.CacheMemory}},
+		{key: "cache_size", usage: "deprecated (use cache_memory): when set, also caps each cache's entries; 0 turns caching off", value: &unsetIntValue{intValue{&c.CacheSize}}},
 		{key: "cache_ttl", usage: "longest a cached answer is used (the fallback when the change feed is down)", value: &durationValue{&c.CacheTTL}},
 		{key: "negative_cache_ttl", usage: "longest a cached \"not found\" is used; 0 turns it off", value: &durationValue{&c.NegativeCacheTTL}},
 		{key: "change_feed", usage: "LISTEN for invalidations from other replicas (database only)", value: &boolValue{&c.ChangeFeed}},
@@ -250,4 +251,15 @@ func (v *listValue) Set(s string) error {
 	}
 	*v.p = out
 	return nil
+}
+
+// unsetIntValue is an intValue whose negative value means "not set" (the
+// deprecated cache_size): it prints as empty, not as the sentinel.
+type unsetIntValue struct{ intValue }
+
+func (v *unsetIntValue) String() string {
+	if v == nil || v.p == nil || *v.p < 0 {
+		return ""
+	}
+	return v.intValue.String()
 }

@@ -298,6 +298,8 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) {
 	switch {
 	case t == durationType:
 		w.walkDuration(n, path)
+	case t == byteSizeType:
+		w.walkByteSize(n, path)
 	case t.Kind() == reflect.Struct:
 		w.walkStruct(n, t, path)
 	case t.Kind() == reflect.Map:
@@ -341,6 +343,23 @@ func (w *walker) walkDuration(n *yaml.Node, path string) {
 		return
 	}
 	n.Value, n.Tag, n.Style = d.String(), "!!str", 0
+}
+
+var byteSizeType = reflect.TypeFor[ByteSize]()
+
+// walkByteSize checks a size and rewrites it as a number of bytes for
+// the decoder.
+func (w *walker) walkByteSize(n *yaml.Node, path string) {
+	if n.Kind != yaml.ScalarNode {
+		w.fail(n, path, "must be a size such as 256MiB, 1GiB or a number of bytes")
+		return
+	}
+	b, err := ParseByteSize(n.Value)
+	if err != nil {
+		w.fail(n, path, "%v", err)
+		return
+	}
+	n.Value, n.Tag, n.Style = strconv.FormatInt(int64(b), 10), "!!int", 0
 }
 
 // walkStruct checks a mapping against the YAML keys of struct type t.

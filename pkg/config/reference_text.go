@@ -84,7 +84,8 @@ const referenceRules = `## Rules validation enforces
   ` + "`max_header_bytes`" + ` ≥ 8192, ` + "`max_conns`" + ` ≥ 1; ` + "`grpc_server.max_recv_msg_size`" + ` ≥ 16384,
   ` + "`max_concurrent_streams`" + ` ≥ 1, ` + "`keepalive_min_time`" + ` positive.
 - ` + "`lookup_timeout`" + ` < ` + "`envoy_timeout`" + `; durations positive; ` + "`renew_after`" + ` < ` + "`session_max_age`" + `;
-  ` + "`retry_after`" + ` ≥ 1s; ` + "`cache_size`" + ` ≥ 0; 0 ≤ ` + "`negative_cache_ttl`" + ` ≤ ` + "`cache_ttl`" + `.
+  ` + "`retry_after`" + ` ≥ 1s; ` + "`cache_memory`" + ` is 0 or at least 1MiB; ` + "`cache_size`" + ` (deprecated; when
+  set) ≥ 0; 0 ≤ ` + "`negative_cache_ttl`" + ` ≤ ` + "`cache_ttl`" + `.
 - ` + "`admin_addr`" + ` needs an ` + "`admin_token`" + ` of at least 16 characters without whitespace;
   ` + "`log.email_hash_key`" + `, when set, has at least 16 characters; ` + "`log.decision_sample`" + ` is in [0, 1].
 - Enums as listed. Header names are valid tokens (any case; they are compared

@@ -123,10 +123,16 @@ func (c Config) validateLimits(p *problems) {
 	}
 }
 
+// minCacheMemory is the smallest cache_memory worth having.
+const minCacheMemory ByteSize = 1 << 20
+
 // validateCache checks the lookup cache's size and lifetimes.
 func (c Config) validateCache(p *problems) {
-	if c.CacheSize < 0 {
+	if c.CacheSize < 0 && c.CacheSize != CacheSizeUnset {
 		p.add("cache_size", "must be 0 (off) or more, got %d", c.CacheSize)
+	}
+	if c.CacheMemory < 0 || (c.CacheMemory > 0 && c.CacheMemory < minCacheMemory) {
+		p.add("cache_memory", "must be 0 (off) or at least %s, got %s", minCacheMemory, c.CacheMemory)
 	}
 	positive(p, "cache_ttl", c.CacheTTL)
 	if c.NegativeCacheTTL < 0 {

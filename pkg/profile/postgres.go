@@ -17,14 +17,17 @@ import (
 // Postgres is the profile source over the built-in extauthz_profiles table.
 // It is safe for concurrent use.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	lookups *lookups // LookupProfile, batched (batch.go)
 }
 
 var _ authz.ProfileSource = (*Postgres)(nil)
 
 // NewPostgres returns a profile source using pool. The schema must be
 // migrated (pkg/store/migrations).
-func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+func NewPostgres(pool *pgxpool.Pool) *Postgres {
+	return &Postgres{pool: pool, lookups: newLookups(pool)}
+}
 
 const columns = `id::text, email, name, is_active, is_blocked, deleted_at IS NOT NULL, updated_at, coalesce(registered_by, '')`
 
@@ -35,13 +38,10 @@ func scanProfile(row pgx.Row) (authz.Profile, error) {
 	return p, err
 }
 
-// LookupProfile implements authz.ProfileSource.
+// LookupProfile implements authz.ProfileSource. Concurrent lookups share
+// one query (batch.go).
 func (s *Postgres) LookupProfile(ctx context.Context, email string) (authz.Profile, error) {
-	p, err := scanProfile(s.pool.QueryRow(ctx, `SELECT `+columns+` FROM extauthz_profiles WHERE email = $1`, email))
-	if err != nil {
-		return authz.Profile{}, pgerr.Wrap("profile: lookup", err)
-	}
-	return p, nil
+	return s.lookups.lookup(ctx, email)
 }
 
 // ByID returns the profile with id.

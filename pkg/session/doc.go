@@ -40,6 +40,14 @@
 // Times come back in UTC at microsecond precision (PostgreSQL's), both
 // stores; profile ids in canonical lower-case UUID form.
 //
+// Postgres group-commits ReplaceSession, RenewSession and DeleteSession:
+// the writes of concurrent requests that arrive within a short linger
+// (200µs) or while earlier batches are in flight share one round trip and
+// one transaction (see batch.go). Each write's outcome and error is still
+// its own: a batch the server refuses is run again one write at a time.
+// Durability is unchanged (the commit is as synchronous as the server
+// makes it).
+//
 // Every Postgres write that can change a decision publishes, in its own
 // transaction, a pkg/store/notify session event for each session it
 // deleted, replaced, renewed or revoked, and Logout a logout event beside

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/extauthz/extauthz/pkg/authz"
@@ -18,14 +19,17 @@ import (
 // It is safe for concurrent use.
 type Postgres struct {
 	pool       *pgxpool.Pool
-	perProfile int // live sessions kept per profile and app; <= 0: no cap
+	perProfile int        // live sessions kept per profile and app; <= 0: no cap
+	writes     *committer // group commit of ReplaceSession, RenewSession, DeleteSession
 }
 
 var _ authz.SessionStore = (*Postgres)(nil)
 
 // NewPostgres returns a session store using pool. The schema must be
 // migrated (pkg/store/migrations).
-func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+func NewPostgres(pool *pgxpool.Pool) *Postgres {
+	return &Postgres{pool: pool, writes: newCommitter(pool)}
+}
 
 // WithLimitPerProfile caps the sessions one profile holds for one app at n
 // (<= 0: no cap): creating one more deletes the least recently renewed,
@@ -76,104 +80,87 @@ func (p *Postgres) GetSession(ctx context.Context, hash cookie.Hash) (authz.Sess
 	return s, nil
 }
 
-// ReplaceSession implements authz.SessionStore.
+// ReplaceSession implements authz.SessionStore. It is a write of the group
+// commit (batch.go): the old session's deletion, its revocation and the
+// new session (with the cap's trim and its revocations) are statements of
+// one transaction that other requests' writes may share.
 func (p *Postgres) ReplaceSession(ctx context.Context, old cookie.Hash, next authz.Session) error {
 	next, err := normalise(next)
 	if err != nil {
 		return fmt.Errorf("session: replace: %w", err)
 	}
-	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		var events []notify.Event
-		if !old.IsZero() {
-			tag, err := tx.Exec(ctx, `DELETE FROM extauthz_sessions WHERE token_hash = $1`, old[:])
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() > 0 {
-				events = append(events, notify.Session(old))
-			}
-		}
-		evicted, err := p.insert(ctx, tx, next)
-		if err != nil {
-			return err
-		}
-		return notify.Publish(ctx, tx, append(events, evicted...)...)
-	})
-	return pgerr.Wrap("session: replace", err)
+	at := time.Now().UnixMicro()
+	w := &write{op: "session: replace"}
+	if !old.IsZero() {
+		w.stmts = append(w.stmts, deleteStmt(old, at))
+	}
+	w.stmts = append(w.stmts, p.insertStmt(next, at))
+	return p.writes.do(ctx, w)
 }
 
-// insert adds next and, with a cap, deletes in the same statement the
+// revoked publishes, for every token_hash the CTE x returns, its session
+// event on the channel parameter ch stamped with the parameter at, in the
+// statement that changed it: PostgreSQL delivers it at commit, and drops
+// it with a rollback.
+func revoked(ch, at string) string {
+	return `SELECT pg_notify(` + ch + `, ` + notify.SessionPayloadSQL("x.token_hash", at) + `) FROM x`
+}
+
+// deleteStmt deletes h and publishes its revocation if it existed (the
+// command tag counts the events: 0 for a missing row).
+func deleteStmt(h cookie.Hash, at int64) stmt {
+	return stmt{`WITH x AS (DELETE FROM extauthz_sessions WHERE token_hash = $1 RETURNING token_hash) ` + revoked("$2", "$3"),
+		[]any{h[:], notify.Channel, at}}
+}
+
+// insertStmt adds next and, with a cap, deletes in the same statement the
 // profile's least recently renewed sessions for the app beyond it (the
-// statement's snapshot does not see the new row, so cap-1 others stay): a
-// session renewed as it is used outlives a burst of new sign-ins. Rows another
-// transaction holds (its own re-key or trim of the same person) are
-// skipped, not waited for: concurrent sign-ins of one person would
-// otherwise lock each other's rows in opposite orders and deadlock, and
-// the cap may be exceeded for a moment instead. It returns the revocations
-// to publish.
-func (p *Postgres) insert(ctx context.Context, tx pgx.Tx, next authz.Session) ([]notify.Event, error) {
-	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
-		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale), appsOrEmpty(next.Apps),
-		next.Issuer, next.Subject, next.SID}
+// statement's snapshot does not see the new row, so cap-1 others stay),
+// publishing their revocations: a session renewed as it is used outlives a
+// burst of new sign-ins. Rows another transaction holds (its own re-key or
+// trim of the same person) are skipped, not waited for: concurrent
+// sign-ins of one person would otherwise lock each other's rows in
+// opposite orders and deadlock, and the cap may be exceeded for a moment
+// instead.
+func (p *Postgres) insertStmt(next authz.Session, at int64) stmt {
 	const insert = `INSERT INTO extauthz_sessions
 			(token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at, stale_cookies, apps, iss, sub, sid)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+	args := []any{next.Hash[:], next.ProfileID, next.IdentityKey, next.Email, next.App,
+		next.CreatedAt, next.RenewedAt, next.ExpiresAt, staleBytes(next.Stale), appsOrEmpty(next.Apps),
+		next.Issuer, next.Subject, next.SID}
 	if p.perProfile <= 0 {
-		_, err := tx.Exec(ctx, insert, args...)
-		return nil, err
+		return stmt{insert, args}
 	}
-	rows, err := tx.Query(ctx, `WITH ins AS (`+insert+`)
+	return stmt{`WITH ins AS (` + insert + `), x AS (
 		DELETE FROM extauthz_sessions WHERE token_hash IN (
 			SELECT token_hash FROM extauthz_sessions
 			WHERE profile_id = $2 AND app = $5 AND token_hash <> $1
 			ORDER BY renewed_at DESC, created_at DESC, token_hash OFFSET $14
 			FOR UPDATE SKIP LOCKED)
-		RETURNING token_hash`, append(args, p.perProfile-1)...)
-	if err != nil {
-		return nil, err
-	}
-	var events []notify.Event
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		var h cookie.Hash
-		if len(b) == len(h) {
-			copy(h[:], b)
-			events = append(events, notify.Session(h))
-		}
-	}
-	return events, rows.Err()
+		RETURNING token_hash) ` + revoked("$15", "$16"), append(args, p.perProfile-1, notify.Channel, at)}
 }
 
-// DeleteSession implements authz.SessionStore.
+// DeleteSession implements authz.SessionStore (a write of the group
+// commit).
 func (p *Postgres) DeleteSession(ctx context.Context, hash cookie.Hash) error {
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM extauthz_sessions WHERE token_hash = $1`, hash[:])
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return notify.Publish(ctx, tx, notify.Session(hash))
-	})
-	return pgerr.Wrap("session: delete", err)
+	return p.writes.do(ctx, &write{op: "session: delete", stmts: []stmt{deleteStmt(hash, time.Now().UnixMicro())}})
 }
 
-// RenewSession implements authz.SessionStore.
+// RenewSession implements authz.SessionStore (a write of the group commit):
+// a session that is not live at renewedAt is not renewed, and the
+// renewal fails with authz.ErrNotFound.
 func (p *Postgres) RenewSession(ctx context.Context, hash cookie.Hash, renewedAt, expiresAt time.Time) error {
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE extauthz_sessions SET renewed_at = $2, expires_at = $3
-			WHERE token_hash = $1 AND expires_at > $2`, hash[:], stamp(renewedAt), stamp(expiresAt))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+	return p.writes.do(ctx, &write{op: "session: renew", stmts: []stmt{{
+		`WITH x AS (UPDATE extauthz_sessions SET renewed_at = $4, expires_at = $5
+			WHERE token_hash = $1 AND expires_at > $4 RETURNING token_hash) ` + revoked("$2", "$3"),
+		[]any{hash[:], notify.Channel, time.Now().UnixMicro(), stamp(renewedAt), stamp(expiresAt)},
+	}}, outcome: func(tags []pgconn.CommandTag) error {
+		if tags[0].RowsAffected() == 0 {
 			return fmt.Errorf("no live session: %w", authz.ErrNotFound)
 		}
-		return notify.Publish(ctx, tx, notify.Session(hash))
-	})
-	return pgerr.Wrap("session: renew", err)
+		return nil
+	}})
 }
 
 // BindSession implements authz.SessionStore.

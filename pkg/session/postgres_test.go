@@ -22,7 +22,7 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func migratedPool(t *testing.T) *pgxpool.Pool { return pgtest.MigratedPool(t) }
+func migratedPool(t testing.TB) *pgxpool.Pool { return pgtest.MigratedPool(t) }
 
 // profileMaker adds profiles through the real profile store, so sessions
 // satisfy their foreign key.

@@ -48,7 +48,7 @@ func TestBench(t *testing.T) {
 	switchSessions := 100_000
 	if *smoke {
 		d = 500 * time.Millisecond
-		tiers = []int{10_000}
+		tiers = []int{10_000, 20_000} // the last stands for the 1M row
 		switchSessions = 20_000
 	}
 	var rep strings.Builder
@@ -75,7 +75,9 @@ func TestBench(t *testing.T) {
 		seeded = n
 	}
 	seed(tiers[0])
-	seedSessions(t, pool, "switch-", 0, switchSessions)
+	seedPeople(t, pool, "fv", firstVisitPeople)
+	seedPeople(t, pool, "sw", switchPeople)
+	seedSessionsOf(t, pool, "default", "sw", switchPeople, "switch-", 0, switchSessions)
 	seedAppSessions(t, pool, jwtApp, "jwt-", 0, users)
 	exec1(t, pool, `VACUUM ANALYZE`)
 
@@ -138,14 +140,6 @@ func TestBench(t *testing.T) {
 	warmUp(floor, warmFor)
 	warmUp(tuned, warmFor)
 
-	type row struct {
-		r         result
-		allocs    float64
-		bytes     float64 // allocated, per request
-		trips     float64
-		storeTime time.Duration // spent in store queries, per request
-		cpu       time.Duration // server CPU (user+system), per request
-	}
 	measure := func(name string, l load) row {
 		t.Helper()
 		m0, c0 := scrape(t, svc), cpuTime(t, svc.PID())
@@ -216,14 +210,15 @@ func TestBench(t *testing.T) {
 		return pacedRun{r: [2]result{pf, pe}, sessions: m.sessions, profiles: m.profiles}
 	}
 	warmCache := pace()
-	firstVisit := make([][]byte, users)
-	for k := range users {
-		firstVisit[k] = wire(request(userEmail(k), ""))
+	firstVisit := make([][]byte, firstVisitPeople)
+	for k := range firstVisitPeople {
+		firstVisit[k] = wire(request(personEmail("fv", k), ""))
 	}
-	rows = append(rows, measure("first visit (re-key: 1 insert)", with(ext, func(i uint64) []byte { return firstVisit[i%users] })))
+	firstVisitNext := func(i uint64) []byte { return firstVisit[i%firstVisitPeople] }
+	rows = append(rows, measure("first visit (re-key: 1 insert)", with(ext, firstVisitNext)))
 	rows = append(rows, measure("identity switch (flush + re-key)", with(ext, func(i uint64) []byte {
-		owner := int(i) % users // switch-i belongs to user i%1000 (seedSessions)
-		return wire(request(userEmail((owner+1)%users), "extauthz_session="+token("switch-"+strconv.Itoa(int(i)))))
+		owner := int(i) % switchPeople // switch-i belongs to sw<i%switchPeople> (seedSessionsOf)
+		return wire(request(personEmail("sw", (owner+1)%switchPeople), "extauthz_session="+token("switch-"+strconv.Itoa(int(i)))))
 	})))
 	rows = append(rows, measure("unknown email (distinct)", with(ext, func(i uint64) []byte {
 		return wire(request("nobody"+strconv.FormatUint(i, 10)+"@bench.example", ""))
@@ -280,37 +275,76 @@ func TestBench(t *testing.T) {
 		added(warmCache, .5), added(warmCache, .99), added(full, .5), added(full, .99))
 
 	// Distinct live sessions: every request presents a random one of n.
-	report("## Distinct live sessions (cache_size 100000 per cache), uniform random choice, %s each\n\n", d)
-	report("| live sessions | req/s | p50 | p99 | store trips/req | RSS after |\n|---:|---:|---:|---:|---:|---:|\n")
+	report("## Distinct live sessions (cache_memory default, 256MiB for all caches), uniform random choice, %s each\n\n", d)
+	if *smoke {
+		report("Smoke run: the %d row stands for the 1M-session row.\n\n", tiers[len(tiers)-1])
+	}
+	report("Each row first touches every one of its sessions once (the cache holds them all), then measures. " +
+		"GC pauses are the collector's stop-the-world pauses (go_gc_duration_seconds): the collections during the measurement, " +
+		"their mean pause, and the longest of the last 256 pauses (at least their p99).\n\n")
+	report("| live sessions | req/s | p50 | p99 | store trips/req | ratio to floor | RSS after | GCs | GC pause mean | GC pause p99 (≤ max) |\n" +
+		"|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, n := range tiers {
-		seed(n)
-		exec1(t, pool, `ANALYZE extauthz_sessions`)
-		next := func(i uint64) []byte {
-			k := rand.IntN(n)
-			return wire(request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
-		}
-		// Warm: touch up to a cache's worth of them once.
-		w := with(ext, func(i uint64) []byte {
-			k := int(i)
-			return wire(request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
-		})
-		w.duration, w.limit = 10*time.Minute, min(n, 100_000)
-		w.run(ctx, "warm")
-		x := measure(strconv.Itoa(n), with(ext, next))
-		report("| %d | %.0f | %s | %s | %.3f | %d MiB |\n", n, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)), x.trips, rssKiB(t, svc.PID())/1024)
+		x, gc := liveSessions(t, ctx, svc, pool, seed, with(ext, nil), n, measure)
+		report("| %d | %.0f | %s | %s | %.3f | %.2f | %d MiB | %.0f | %s | %s |\n", n, x.r.rps(), us(x.r.pct(.5)), us(x.r.pct(.99)), x.trips,
+			x.r.rps()/fl.rps(), rssKiB(t, svc.PID())/1024, gc.cycles, us(gc.mean()), us(gc.max))
 	}
 	report("\n")
 	if *profileDir != "" {
 		sec := max(int(d.Seconds()), 3)
 		cpuProfile(t, ctx, "http://"+floorHTTP, filepath.Join(*profileDir, "floor.pprof"), sec, with(floor, steadyNext))
 		cpuProfile(t, ctx, "http://"+svc.HTTPAddr, filepath.Join(*profileDir, "steady.pprof"), sec, with(ext, steadyNext))
-		cpuProfile(t, ctx, "http://"+svc.HTTPAddr, filepath.Join(*profileDir, "rekey.pprof"), sec, with(ext, func(i uint64) []byte { return firstVisit[i%users] }))
+		cpuProfile(t, ctx, "http://"+svc.HTTPAddr, filepath.Join(*profileDir, "rekey.pprof"), sec, with(ext, firstVisitNext))
 	}
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(rep.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// row is one measured scenario.
+type row struct {
+	r         result
+	allocs    float64
+	bytes     float64 // allocated, per request
+	trips     float64
+	storeTime time.Duration // spent in store queries, per request
+	cpu       time.Duration // server CPU (user+system), per request
+}
+
+// gcStats are the collections of a measurement (go_gc_duration_seconds).
+type gcStats struct {
+	cycles, seconds float64
+	max             time.Duration // the longest of the last 256 pauses
+}
+
+func (g gcStats) mean() time.Duration {
+	return time.Duration(g.seconds / max(g.cycles, 1) * float64(time.Second))
+}
+
+// liveSessions seeds n live sessions (seed), has the server touch each
+// once, then measures requests presenting a uniformly random one of them,
+// and returns the row and the collections during the measurement.
+func liveSessions(t *testing.T, ctx context.Context, svc *harness.Service, pool *pgxpool.Pool, seed func(int), base load, n int,
+	measure func(string, load) row) (row, gcStats) {
+	t.Helper()
+	seed(n)
+	exec1(t, pool, `ANALYZE extauthz_sessions`)
+	reqOf := func(k int) []byte {
+		return wire(request(userEmail(k%users), "extauthz_session="+token("bench-"+strconv.Itoa(k))))
+	}
+	w := base
+	w.next = func(i uint64) []byte { return reqOf(int(i)) }
+	w.duration, w.limit = 30*time.Minute, n
+	w.run(ctx, "warm")
+	l := base
+	l.next = func(uint64) []byte { return reqOf(rand.IntN(n)) }
+	m0 := scrape(t, svc)
+	x := measure(strconv.Itoa(n), l)
+	m1 := scrape(t, svc)
+	return x, gcStats{cycles: m1.gcCount - m0.gcCount, seconds: m1.gcSeconds - m0.gcSeconds,
+		max: time.Duration(m1.gcMax * float64(time.Second))}
 }
 
 // settle runs passes over the steady-state users (each user once a pass)
@@ -365,14 +399,41 @@ func seedSessions(t *testing.T, pool *pgxpool.Pool, prefix string, from, to int)
 // seedAppSessions is seedSessions for app.
 func seedAppSessions(t *testing.T, pool *pgxpool.Pool, app, prefix string, from, to int) {
 	t.Helper()
+	seedSessionsOf(t, pool, app, "user", users, prefix, from, to)
+}
+
+// seedSessionsOf is seedAppSessions for the people who||k@bench.example, k <
+// people: session i belongs to who||(i%people).
+func seedSessionsOf(t *testing.T, pool *pgxpool.Pool, app, who string, people int, prefix string, from, to int) {
+	t.Helper()
 	tok := fmt.Sprintf(tokenSQL, "$1 || g")
 	exec1(t, pool, `WITH p AS (
-			SELECT id, email, (regexp_match(email, '^user(\d+)@'))[1]::int AS k FROM extauthz_profiles WHERE email LIKE 'user%@bench.example')
+			SELECT id, email, (regexp_match(email, '^`+who+`(\d+)@'))[1]::int AS k FROM extauthz_profiles WHERE email LIKE '`+who+`%@bench.example')
 		INSERT INTO extauthz_sessions (token_hash, profile_id, identity_key, email, app, created_at, renewed_at, expires_at)
 		SELECT sha256(convert_to(`+tok+`, 'UTF8')), p.id, 'email:' || p.email, p.email, $4, now(), now(), now() + interval '1 day'
-		FROM generate_series($2::int, $3::int - 1) g JOIN p ON p.k = g % `+strconv.Itoa(users),
+		FROM generate_series($2::int, $3::int - 1) g JOIN p ON p.k = g % `+strconv.Itoa(people),
 		prefix, from, to, app)
 }
+
+// seedPeople adds the profiles who||0..who||n-1 @bench.example.
+func seedPeople(t *testing.T, pool *pgxpool.Pool, who string, n int) {
+	t.Helper()
+	exec1(t, pool, `INSERT INTO extauthz_profiles (email) SELECT $1 || g || '@bench.example' FROM generate_series(0, $2 - 1) g`, who, n)
+}
+
+// The write scenarios have people of their own: max_sessions_per_profile
+// (50 by default) trims a person's least recently renewed sessions on each
+// insert, and the live-session rows give each of the 1000 users up to 1000
+// sessions: a first visit by one of them would revoke hundreds of the
+// sessions those rows present (and publish as many revocations). Here a
+// first visit is by fv<k>, and an identity switch takes a session of sw<k>
+// to sw<k+1>, with 20 seeded sessions per switch person.
+const (
+	firstVisitPeople = 1000
+	switchPeople     = 5000
+)
+
+func personEmail(who string, k int) string { return who + strconv.Itoa(k) + "@bench.example" }
 
 // startFloor builds and runs the do-nothing server; it returns its gRPC and
 // HTTP addresses and its PID. The process is killed (by its PID) in t's
@@ -467,7 +528,10 @@ func floorMallocs(t *testing.T, addr string) sample {
 	return s
 }
 
-type sample struct{ mallocs, bytes, trips, storeSeconds, sessions, profiles float64 }
+type sample struct {
+	mallocs, bytes, trips, storeSeconds, sessions, profiles float64
+	gcCount, gcSeconds, gcMax                               float64 // go_gc_duration_seconds
+}
 
 // scrape reads the server's malloc count and its store round trips from
 // /metrics.
@@ -500,6 +564,12 @@ func scrape(t *testing.T, svc *harness.Service) sample {
 			s.trips += v
 		case strings.HasPrefix(line, "extauthz_store_query_duration_seconds_sum{"):
 			s.storeSeconds += v
+		case strings.HasPrefix(line, "go_gc_duration_seconds_count "):
+			s.gcCount = v
+		case strings.HasPrefix(line, "go_gc_duration_seconds_sum "):
+			s.gcSeconds = v
+		case strings.HasPrefix(line, `go_gc_duration_seconds{quantile="1"}`):
+			s.gcMax = v
 		}
 	}
 	return s

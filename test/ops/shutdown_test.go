@@ -145,11 +145,19 @@ func TestSIGTERMUnderLoadDrainsInFlightChecks(t *testing.T) {
 	if _, err := tx.Exec(ctx, "LOCK TABLE extauthz_sessions IN EXCLUSIVE MODE"); err != nil {
 		t.Fatal(err)
 	}
+	// Session writes are group-committed (pkg/session): the held Checks'
+	// inserts wait in a few batches, one blocked connection each, not one
+	// per Check. Every worker is held once they are all in flight, a
+	// batch waits for the lock, and no Check completed since the last look.
+	last := -1
 	eventually(t, 10*time.Second, "every worker blocked on the lock", func() bool {
 		var waiting int
 		err := lockConn.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 			WHERE c.relname = 'extauthz_sessions' AND NOT l.granted`).Scan(&waiting)
-		return err == nil && waiting == workers && inFlight.Load() == workers
+		n := completed()
+		settled := n == last
+		last = n
+		return err == nil && waiting >= 1 && inFlight.Load() == workers && settled
 	})
 	held := completed()
 

@@ -171,3 +171,12 @@ func Publish(ctx context.Context, db Execer, events ...Event) error {
 	}
 	return nil
 }
+
+// SessionPayloadSQL is the SQL expression of the payload Publish sends for
+// notify.Session of the bytea token hash hashExpr, stamped with the Unix
+// microseconds at (a bigint expression). A statement that deletes or
+// updates sessions can then publish, in the same statement, one event per
+// row it touched: SELECT pg_notify(channel, <this>) FROM its RETURNING.
+func SessionPayloadSQL(hashExpr, at string) string {
+	return `json_build_object('kind', '` + string(KindSession) + `', 'hash', encode(` + hashExpr + `, 'hex'), 'at', ` + at + `::bigint)::text`
+}

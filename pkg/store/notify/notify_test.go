@@ -146,3 +146,22 @@ func TestPublishStamps(t *testing.T) {
 		t.Errorf("ParseStamped(%s) = %+v, %v, %v", n.Payload, e, at, err)
 	}
 }
+
+// TestSessionPayloadSQL: the payload a statement renders in SQL is the
+// event and stamp Publish would have sent.
+func TestSessionPayloadSQL(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pool := pgtest.Pool(t)
+	h := cookie.Hash(sha256.Sum256([]byte("payload")))
+	const at = 1_700_000_000_123_456
+	var payload string
+	if err := pool.QueryRow(ctx, `SELECT `+notify.SessionPayloadSQL("$1::bytea", "$2"), h[:], int64(at)).Scan(&payload); err != nil {
+		t.Fatal(err)
+	}
+	e, stamp, err := notify.ParseStamped(payload)
+	if err != nil || e != notify.Session(h) || stamp.UnixMicro() != at {
+		t.Errorf("ParseStamped(%s) = %+v, %v, %v", payload, e, stamp, err)
+	}
+}
