@@ -102,18 +102,7 @@ func TestBench(t *testing.T) {
 	workers := max(64, 16*runtime.GOMAXPROCS(0))
 	tunedGRPC, tunedHTTP, tunedPID := startFloor(t, "-workers", strconv.Itoa(workers))
 
-	conns := func(addr string) []*grpc.ClientConn {
-		var cs []*grpc.ClientConn
-		for range 4 {
-			c, err := dial(addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			cs = append(cs, c)
-		}
-		return cs
-	}
+	conns := func(addr string) []*grpc.ClientConn { return dialN(t, addr, 4) }
 	ext, floor, tuned := conns(svc.GRPCAddr), conns(floorGRPC), conns(tunedGRPC)
 
 	// The steady-state requests: user k with its live session bench-k.
@@ -606,4 +595,20 @@ func rssKiB(t *testing.T, pid int) int {
 		}
 	}
 	return 0
+}
+
+// dialN opens n client connections to addr, closed in t's cleanup: the
+// load spreads over them as Envoy's would over its connections.
+func dialN(t *testing.T, addr string, n int) []*grpc.ClientConn {
+	t.Helper()
+	var cs []*grpc.ClientConn
+	for range n {
+		c, err := dial(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		cs = append(cs, c)
+	}
+	return cs
 }

@@ -38,18 +38,7 @@ func TestSignInStorm(t *testing.T) {
 	exec1(t, pool, `VACUUM ANALYZE`)
 	svc := harness.Start(t, harness.Options{DatabaseURL: dbURL, Args: []string{"--log-level", "warn"}})
 	floorGRPC, _, _ := startFloor(t)
-	conns := func(addr string) []*grpc.ClientConn {
-		var cs []*grpc.ClientConn
-		for range 4 {
-			c, err := dial(addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			cs = append(cs, c)
-		}
-		return cs
-	}
+	conns := func(addr string) []*grpc.ClientConn { return dialN(t, addr, 4) }
 	reqs := make([][]byte, people)
 	for i := range people {
 		reqs[i] = wire(request("storm"+strconv.Itoa(i)+"@bench.example", ""))
