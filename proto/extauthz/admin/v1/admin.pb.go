@@ -704,7 +704,8 @@ func (x *Header) GetValue() string {
 
 type ExplainRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The app (Envoy's context_extensions["app"]); "" is the default app.
+	// The app (Envoy's context_extensions["app"]); "" chooses as a request
+	// that names no app does: the app whose hosts match host, else default.
 	App string `protobuf:"bytes,1,opt,name=app,proto3" json:"app,omitempty"`
 	// GET when empty.
 	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
