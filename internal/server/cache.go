@@ -48,6 +48,11 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 	}
 	c := &caches{on: st.pool != nil && cfg.CacheMemory > 0 && cfg.CacheSize != 0, m: m, feeds: feeds}
 	if !c.on {
+		// No cache to keep right, but the feeds (the back-channel logout
+		// ledger) still learn other replicas' changes at once.
+		if st.pool != nil && cfg.ChangeFeed && len(feeds) > 0 {
+			c.listener = c.newListener(cfg, nil, log)
+		}
 		return c
 	}
 	neg := cfg.NegativeCacheTTL
@@ -67,19 +72,25 @@ func newCaches(cfg config.Config, st *Stores, m *metrics.Metrics, log *slog.Logg
 		}
 	}
 	if cfg.ChangeFeed {
-		c.listener = cache.NewListener(cache.ListenerConfig{
-			DatabaseURL: cfg.DatabaseURL,
-			Caches:      []cache.Invalidator{c},
-			Log:         log.With("component", "change_feed"),
-			Up:          m.ListenerUp,
-			Feed:        feed,
-			Lag:         m.InvalidationLag,
-		})
+		c.listener = c.newListener(cfg, feed, log)
 	} else {
 		log.Warn("change_feed is off: changes made elsewhere reach this replica's caches only within cache_ttl",
 			"cache_ttl_seconds", cfg.CacheTTL.Seconds())
 	}
 	return c
+}
+
+// newListener is the change feed, telling c (its caches and feeds) every
+// event; feed, when set, learns whether it is up (cache lifetimes).
+func (c *caches) newListener(cfg config.Config, feed *cache.Feed, log *slog.Logger) *cache.Listener {
+	return cache.NewListener(cache.ListenerConfig{
+		DatabaseURL: cfg.DatabaseURL,
+		Caches:      []cache.Invalidator{c},
+		Log:         log.With("component", "change_feed"),
+		Up:          c.m.ListenerUp,
+		Feed:        feed,
+		Lag:         c.m.InvalidationLag,
+	})
 }
 
 // profiles caches the built-in profile source (one cache shared by every

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/extauthz/extauthz/pkg/authz"
+	"github.com/extauthz/extauthz/pkg/cache"
 	"github.com/extauthz/extauthz/pkg/oidc"
 	"github.com/extauthz/extauthz/pkg/session"
 	"github.com/extauthz/extauthz/pkg/store/notify"
@@ -98,6 +99,15 @@ func newIdentity(policies []authz.Policy, store logoutStore, log *slog.Logger) *
 
 // on reports whether any app uses identity_jwt.
 func (id *identity) on() bool { return id != nil && len(id.logout) > 0 }
+
+// feeds is what the change feed must tell besides the caches: the ledger
+// of back-channel logouts, when any app uses identity_jwt.
+func (id *identity) feeds() []cache.Invalidator {
+	if !id.on() {
+		return nil
+	}
+	return []cache.Invalidator{id}
+}
 
 // verifier returns app's identity verifier (nil when it has none).
 func (id *identity) verifier(app string) authz.IdentityVerifier { return id.byApp[app] }

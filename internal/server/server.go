@@ -101,7 +101,7 @@ func New(ctx context.Context, cfg config.Config, o Options) (*Server, error) {
 		s.metrics.WatchPool(poolStats(st.pool))
 	}
 	s.identity = newIdentity(policies, st.sessions, log)
-	s.caches = newCaches(cfg, st, s.metrics, log, s.identity)
+	s.caches = newCaches(cfg, st, s.metrics, log, s.identity.feeds()...)
 	if err := s.decide(policies); err != nil {
 		s.Close()
 		return nil, err

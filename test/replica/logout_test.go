@@ -139,12 +139,45 @@ func pollUntilDenied(t *testing.T, svc *harness.Service, req harness.Request, po
 		r := check(t, svc, req)
 		polls++
 		if !r.Allow {
-			t.Logf("replica B enforced the logout %s after replica A answered it (%d polls; cache_ttl 1h; issue's bound %s)",
+			t.Logf("replica B enforced the logout %s after replica A answered it (%d polls; issue's bound %s)",
 				time.Since(posted), polls, invalidationBound)
 			return r
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("replica B still allows the logged-out session after 10s")
 		}
+	}
+}
+
+// TestBackchannelLogoutWithoutCaches: with the caches off (cache_memory 0)
+// the change feed still carries a back-channel logout to the other
+// replica's ledger, so a fresh sign-in there with the logged-out token is
+// refused at once, not at the ledger's next periodic reload (30 s, beyond
+// this test's 10 s deadline).
+func TestBackchannelLogoutWithoutCaches(t *testing.T) {
+	db := pgtest.URL(t)
+	env := []string{"EXTAUTHZ_DATABASE_URL=" + db}
+	harness.CLI(t, env, "migrate")
+	harness.CLI(t, env, "profile", "add", "--email", "alice@example.com")
+	idp := oidctest.New(t)
+	opts := harness.Options{DatabaseURL: db, Config: jwtConfig(idp.URL), Args: []string{"--cache-memory", "0", "--log-level", "warn"}}
+	a, b := harness.Start(t, opts), harness.Start(t, opts)
+	waitFeed(t, a)
+	waitFeed(t, b)
+
+	alice := idp.IDToken(t, "proxy", "alice@example.com", "sub-alice", "sid-1")
+	if r := check(t, b, harness.Request{App: "crm", Headers: bearer(alice)}); !r.Allow || r.Reason() != "rekey" {
+		t.Fatalf("sign-in on B: %d %s", r.Status, r.Reason())
+	}
+	code, body := oidctest.PostLogout(t, "http://"+a.CheckAddr, idp.Sign(t, idp.LogoutClaims("proxy", "sub-alice", "sid-1")))
+	posted := time.Now()
+	if code != 200 {
+		t.Fatalf("logout: %d %s", code, body)
+	}
+	// A new browser with the same token: without the ledger it would get
+	// a fresh session.
+	r := pollUntilDenied(t, b, harness.Request{App: "crm", Headers: bearer(alice)}, posted)
+	if r.Status != 302 || r.Reason() != "logged_out" {
+		t.Fatalf("logged-out token on B: %d %s", r.Status, r.Reason())
 	}
 }
