@@ -45,6 +45,11 @@ type Decision struct {
 	// Renewed reports a session renewal; Rekeyed a new session.
 	Renewed bool
 	Rekeyed bool
+
+	// TraceID is the trace of the check's span, in hex, when a tracing
+	// wrapper made one (pkg/tracing); the decision log carries it so that a
+	// log line leads to its trace. The engine never sets it.
+	TraceID string
 }
 
 // HeadersValid reports whether every header name and value the decision

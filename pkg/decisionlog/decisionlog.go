@@ -76,7 +76,7 @@ func (l *Logger) Log(ctx context.Context, frontend string, in authz.Input, d aut
 	if d.Allow {
 		outcome = "allow"
 	}
-	attrs := make([]slog.Attr, 0, 10)
+	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs,
 		slog.String("app", logApp(d.App)),
 		slog.String("frontend", frontend),
@@ -104,6 +104,9 @@ func (l *Logger) Log(ctx context.Context, frontend string, in authz.Input, d aut
 	}
 	if d.Flushed {
 		attrs = append(attrs, slog.Bool("flushed", true))
+	}
+	if d.TraceID != "" {
+		attrs = append(attrs, slog.String("trace_id", d.TraceID))
 	}
 	l.log.LogAttrs(ctx, level, "decision", attrs...)
 }

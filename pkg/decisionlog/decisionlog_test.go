@@ -190,3 +190,16 @@ func TestAppNameBoundedAndEscaped(t *testing.T) {
 		t.Errorf("a valid app name was altered: %s", buf.String())
 	}
 }
+
+// A traced decision's line carries its trace id; an untraced one none.
+func TestLineCarriesTheTraceID(t *testing.T) {
+	o := decisionlog.Options{Level: slog.LevelInfo, Sample: 1, HashKey: []byte("k")}
+	d := decision()
+	if m, _ := logLine(t, o, d); m["trace_id"] != nil {
+		t.Errorf("untraced line has trace_id %v", m["trace_id"])
+	}
+	d.TraceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	if m, _ := logLine(t, o, d); m["trace_id"] != d.TraceID {
+		t.Errorf("trace_id = %v, want %s", m["trace_id"], d.TraceID)
+	}
+}

@@ -47,6 +47,9 @@ func (e *Engine) Decide(ctx context.Context, in authz.Input) authz.Decision {
 	ctx, span := e.t.startCheck(ctx, e.frontend, in.Headers)
 	d := e.Engine.Decide(ctx, in)
 	endCheck(span, d, in.App)
+	if sc := span.SpanContext(); sc.HasTraceID() {
+		d.TraceID = sc.TraceID().String()
+	}
 	return d
 }
 

@@ -278,3 +278,17 @@ func TestRowCoversEveryReason(t *testing.T) {
 		}
 	}
 }
+
+// The decision carries its span's trace id, so that the decision log line
+// leads to the trace; without tracing it carries none.
+func TestDecisionCarriesTheTraceID(t *testing.T) {
+	w := newWorld(t, sampled)
+	in := authz.Input{App: authz.DefaultApp, Method: "GET", Path: "/", Host: "app.example.com",
+		Headers: authz.Headers{"x-auth-request-email": {"alice@example.com"}, "traceparent": {traceparent}}}
+	if d := w.tr.Engine(w.engine, "grpc").Decide(context.Background(), in); d.TraceID != callerTrace {
+		t.Errorf("traced decision TraceID %q, want %s", d.TraceID, callerTrace)
+	}
+	if d := w.engine.Decide(context.Background(), in); d.TraceID != "" {
+		t.Errorf("untraced decision TraceID %q, want none", d.TraceID)
+	}
+}
