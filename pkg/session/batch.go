@@ -18,10 +18,10 @@ import (
 // Group commit. The session writes of concurrent requests (create, re-key,
 // renew, delete) are bound by round trips and commits, not by work: each
 // is a statement or two. A committer gathers the writes that arrive within
-// a short linger (or while its flushers are busy) and sends them as one
-// pgx.Batch: one round trip and one commit for all of them. A batch is
-// sent with one Sync, so PostgreSQL runs it as one implicit transaction:
-// every write of it commits, or none does. Durability is what it was (the
+// a short linger (or while its flushers are busy) and sends BEGIN and their
+// statements as one pgx.Batch, then COMMIT (see send): two round trips and
+// one commit for all of them, one transaction: every write of it commits,
+// or none does. Durability is what it was (the
 // commit is synchronous as the server is configured); only the commit is
 // shared.
 //
@@ -215,21 +215,50 @@ func (w *write) result(tags []pgconn.CommandTag) error {
 	return w.outcome(tags)
 }
 
-// send runs the writes' statements as one batch (one transaction) and
-// returns each write's command tags.
+// send runs the writes' statements in one transaction and returns each
+// write's command tags. BEGIN and the statements go as one batch (one round
+// trip); COMMIT follows only if the batch's deadline leaves at least the
+// time that round trip took. Sending COMMIT within the batch would put the
+// commit in flight for the whole round trip: a reply delayed past the
+// deadline would answer 503 for a write that committed, and a re-key would
+// have deleted the session whose cookie the browser kept. Now only the
+// COMMIT's own round trip can race the deadline, as with one write alone.
 func (c *committer) send(ctx context.Context, batch []*write) ([][]pgconn.CommandTag, error) {
 	if len(batch) > 1 {
 		c.batches.Add(1)
 	}
+	conn, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release() // a connection left inside a transaction is closed, not reused
 	b := &pgx.Batch{}
+	b.Queue("BEGIN")
 	for _, w := range batch {
 		for _, s := range w.stmts {
 			b.Queue(s.sql, s.args...)
 		}
 	}
-	br := c.pool.SendBatch(ctx, b)
+	sent := time.Now()
+	tags, err := readBatch(conn.SendBatch(ctx, b), batch)
+	if err != nil {
+		rollback(conn)
+		return tags, err
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < time.Since(sent) {
+		rollback(conn)
+		return tags, context.DeadlineExceeded
+	}
+	if _, err := conn.Exec(ctx, "COMMIT"); err != nil {
+		return tags, err
+	}
+	return tags, nil
+}
+
+// readBatch reads BEGIN's result and then each write's command tags.
+func readBatch(br pgx.BatchResults, batch []*write) ([][]pgconn.CommandTag, error) {
+	_, first := br.Exec() // BEGIN
 	tags := make([][]pgconn.CommandTag, len(batch))
-	var first error
 	for i, w := range batch {
 		tags[i] = make([]pgconn.CommandTag, len(w.stmts))
 		for j := range w.stmts {
@@ -244,6 +273,15 @@ func (c *committer) send(ctx context.Context, batch []*write) ([][]pgconn.Comman
 		first = err
 	}
 	return tags, first
+}
+
+// rollback ends the open transaction of conn, best effort: a connection
+// it fails on is not reused (pgxpool closes one released inside a
+// transaction).
+func rollback(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, _ = conn.Exec(ctx, "ROLLBACK")
 }
 
 // batchContext bounds a batch by the earliest deadline of its writes,

@@ -42,8 +42,9 @@
 //
 // Postgres group-commits ReplaceSession, RenewSession and DeleteSession:
 // the writes of concurrent requests that arrive within a short linger
-// (200µs) or while earlier batches are in flight share one round trip and
-// one transaction (see batch.go). Each write's outcome and error is still
+// (200µs) or while earlier batches are in flight share two round trips
+// (BEGIN and the statements, then COMMIT) and one transaction (see
+// batch.go). Each write's outcome and error is still
 // its own: a batch the server refuses is run again one write at a time.
 // Durability is unchanged (the commit is as synchronous as the server
 // makes it).
